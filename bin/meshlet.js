@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// The `meshlet` command. This file must run on any Node (the system one may be 20 or older):
+// it re-executes itself with the Node 24 that `npm ci` installed (the `node` devDependency),
+// then hands the verb to the part that owns it. Plain JavaScript on purpose: older Nodes
+// cannot strip types.
+import { spawn } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const REQUIRED_MAJOR = 24;
+// realpath: `npm link` and node_modules/.bin reach this file through symlinks.
+const root = join(dirname(realpathSync(fileURLToPath(import.meta.url))), '..');
+
+// verb -> the module whose `main(argv)` runs it; every other verb belongs to the runtime CLI.
+const parts = {
+  proxy: 'proxy/src/main.ts',
+  collector: 'collector/src/main.ts',
+  bench: 'bench/src/main.ts',
+  inject: 'deploy/kubernetes/src/main.ts',
+};
+const runtimeCli = 'runtime/src/main.ts';
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major < REQUIRED_MAJOR) {
+  const node24 = join(root, 'node_modules', 'node', 'bin', 'node');
+  if (!existsSync(node24)) {
+    process.stderr.write(
+      `meshlet: needs Node ${REQUIRED_MAJOR}, found ${process.versions.node}; run \`npm ci\` in ${root} to install it\n`,
+    );
+    process.exit(1);
+  }
+  const child = spawn(node24, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  // Ctrl-C reaches the child directly (same process group), so SIGINT is only swallowed here;
+  // forwarding it too would deliver it twice. `kill <pid>` sends SIGTERM, which is forwarded.
+  process.on('SIGINT', () => {});
+  for (const signal of ['SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => child.kill(signal));
+  }
+  child.on('exit', (code, signal) => {
+    if (signal) process.kill(process.pid, signal);
+    else process.exit(code ?? 1);
+  });
+} else if (process.argv[2] === '--version' || process.argv[2] === '-V') {
+  const { readFileSync } = await import('node:fs');
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  process.stdout.write(`meshlet ${version} (node ${process.versions.node})\n`);
+} else {
+  const argv = process.argv.slice(2);
+  const verb = argv[0];
+  const target = verb !== undefined && Object.hasOwn(parts, verb) ? parts[verb] : runtimeCli;
+  const args = target === runtimeCli ? argv : argv.slice(1);
+  const file = join(root, target);
+  if (!existsSync(file)) {
+    process.stderr.write(`meshlet: \`${verb}\` is not available in this build (missing ${target})\n`);
+    process.exit(1);
+  }
+  const mod = await import(pathToFileURL(file).href);
+  await mod.main(args);
+}
