@@ -32,6 +32,12 @@ export const DEFAULT_MESH_NAME = 'meshlet';
 export const MESH_ERROR_HEADER = 'x-meshlet-error';
 /** Request id header the sidecar generates when absent and forwards. */
 export const REQUEST_ID_HEADER = 'x-request-id';
+/**
+ * Header an outbound sidecar adds with its own service name, so the callee's inbound sidecar knows the
+ * caller without mTLS (metrics `source`, `meshlet.peer.service` on the SERVER span, policy). Under mTLS the
+ * certificate's SPIFFE id decides; the header is removed before the app sees the request.
+ */
+export const CALLER_HEADER = 'x-meshlet-caller';
 /** Header that asks a sidecar in test mode to inject a fault (see `parseFaultHeader`). */
 export const FAULT_HEADER = 'x-meshlet-fault';
 

@@ -1,0 +1,122 @@
+// forward: sends a request to `req.target` with undici's dispatch and answers with the upstream's
+// status and headers as soon as they arrive; the body streams on through a ResponseBody with
+// backpressure. Hop-by-hop headers are removed both ways (RFC 9110 §7.6.1); framing is recomputed
+// by undici (upstream) and node:http (client). A client that goes away aborts the upstream request.
+import type { Dispatcher } from 'undici';
+import { MeshError, toMeshError } from './errors.ts';
+import { formatTraceparent } from './context.ts';
+import { ResponseBody } from './response-body.ts';
+import type { HeaderMap, ProxyRequest, ProxyResponse, Service } from './service.ts';
+
+/** Response headers never passed on (hop-by-hop, RFC 9110 §7.6.1; `keep-alive` and `proxy-connection` by practice). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'proxy-authenticate']);
+
+/** Removes hop-by-hop response headers, including those the `Connection` header names. */
+export function stripResponseHeaders(headers: HeaderMap): HeaderMap {
+  const connection = headers.connection;
+  for (const name of HOP_BY_HOP) if (name in headers) delete headers[name];
+  if (typeof connection === 'string' && connection !== 'close' && connection !== 'keep-alive') {
+    for (const token of connection.split(',')) delete headers[token.trim().toLowerCase()];
+  }
+  return headers;
+}
+
+class ForwardHandler implements Dispatcher.DispatchHandler {
+  private readonly req: ProxyRequest;
+  private readonly resolve: (res: ProxyResponse) => void;
+  private readonly reject: (err: Error) => void;
+  private body: ResponseBody | null = null;
+  private controller: Dispatcher.DispatchController | null = null;
+
+  constructor(req: ProxyRequest, resolve: (res: ProxyResponse) => void, reject: (err: Error) => void) {
+    this.req = req;
+    this.resolve = resolve;
+    this.reject = reject;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.req.aborted) controller.abort(clientGone());
+    else this.req.onAbort = () => this.abort();
+  }
+
+  private abort(): void {
+    const err = clientGone();
+    if (this.body !== null) this.body.abort(err);
+    else this.controller?.abort(err);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: HeaderMap): void {
+    if (statusCode < 200) return; // 1xx informational: the proxy answers 100-continue itself
+    const body = new ResponseBody(controller);
+    this.body = body;
+    const req = this.req;
+    this.resolve({
+      status: statusCode,
+      headers: stripResponseHeaders(headers),
+      body,
+      reason: null,
+      origin: null,
+      endpoint: req.target?.address ?? null,
+      faultInjected: false,
+    });
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.body?.push(chunk);
+  }
+
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: HeaderMap): void {
+    this.body?.end(trailers);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.body !== null) this.body.fail(error);
+    else this.reject(toMeshError(error, this.req.service, this.req.target?.address ?? null));
+  }
+}
+
+function clientGone(): MeshError {
+  return new MeshError('upstream_reset', 'the client closed the connection before the response was complete');
+}
+
+/**
+ * The innermost service: sends `req` to `req.target`. Adds the hop's trace headers (the attempt span
+ * on outbound, the SERVER span on inbound) and `extraHeaders` (e.g. the caller's service name).
+ */
+export function forward(extraHeaders: readonly string[] = []): Service {
+  return (req) =>
+    new Promise<ProxyResponse>((resolve, reject) => {
+      const target = req.target;
+      if (target === null) throw new Error('forward: no target chosen (balance must run first)');
+      let headersTimeout: number | null = null;
+      if (req.deadlineMs !== Infinity) {
+        headersTimeout = Math.ceil(req.deadlineMs - performance.now());
+        if (headersTimeout <= 0) {
+          reject(new MeshError('request_timeout', `no response from ${req.service ?? 'upstream'} within the route timeout`, { service: req.service, endpoint: target.address }));
+          return;
+        }
+      }
+      const span = req.attemptSpan ?? req.span;
+      const headers = req.headers.concat(extraHeaders);
+      if (span !== null) {
+        headers.push('traceparent', formatTraceparent(span.traceId, span.spanId, span.sampled));
+        if (req.tracestate !== null) headers.push('tracestate', req.tracestate);
+      }
+      const body = req.body;
+      if (body !== null && req.sendContinue !== null && !Buffer.isBuffer(body)) req.sendContinue();
+      target.pool.dispatch(
+        {
+          path: req.path,
+          method: req.method,
+          headers,
+          body,
+          headersTimeout,
+          // Idempotency decides retries here (the retry layer), never inside undici.
+          idempotent: false,
+          blocking: true,
+        },
+        new ForwardHandler(req, resolve, reject),
+      );
+    });
+}

@@ -1,0 +1,125 @@
+// A response body streaming from an upstream (undici dispatch) to the client socket with backpressure:
+// when the client's socket buffer is full the upstream read is paused, never buffered without bound
+// (undici's controller.pause()/resume(); node's `drain`). Chunks that arrive before a sink is
+// attached (between headers and the first write) are held, and the upstream is paused meanwhile.
+import type { ServerResponse } from 'node:http';
+import type { HeaderMap } from './service.ts';
+
+/** What undici's dispatch controller offers for flow control. */
+export interface FlowControl {
+  pause(): void;
+  resume(): void;
+  abort(reason: Error): void;
+}
+
+/** Called once when the body completes (error null) or fails. */
+export type BodyDoneListener = (error: Error | null, bytes: number) => void;
+
+export class ResponseBody {
+  /** Bytes received from upstream so far. */
+  bytes = 0;
+  trailers: HeaderMap | null = null;
+  error: Error | null = null;
+  private flow: FlowControl;
+  private held: Buffer[] | null = null;
+  private sink: ServerResponse | null = null;
+  private discarding = false;
+  private finished = false;
+  private sinkDone = false;
+  private listeners: BodyDoneListener[] = [];
+  private readonly onDrain = (): void => this.flow.resume();
+
+  constructor(flow: FlowControl) {
+    this.flow = flow;
+  }
+
+  /** Producer: a chunk from upstream. */
+  push(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    const sink = this.sink;
+    if (sink !== null) {
+      if (!sink.write(chunk)) {
+        this.flow.pause();
+        sink.once('drain', this.onDrain);
+      }
+      return;
+    }
+    if (this.discarding) return;
+    (this.held ??= []).push(chunk);
+    this.flow.pause();
+  }
+
+  /** Producer: upstream finished, with its trailers (possibly empty). */
+  end(trailers: HeaderMap | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.trailers = trailers;
+    if (this.sink !== null) this.finishSink();
+    else if (this.discarding) this.done(null);
+  }
+
+  /** Producer: upstream failed after the headers. */
+  fail(error: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.error = error;
+    if (this.sink !== null) this.finishSink();
+    else if (this.discarding) this.done(error);
+  }
+
+  /** Consumer: stream everything into `sink` (headers must already be set) and end it. */
+  pipe(sink: ServerResponse): void {
+    this.sink = sink;
+    const held = this.held;
+    this.held = null;
+    let writable = true;
+    if (held !== null) for (const chunk of held) writable = sink.write(chunk);
+    if (this.finished) {
+      this.finishSink();
+      return;
+    }
+    if (held !== null) {
+      if (writable) this.flow.resume();
+      else sink.once('drain', this.onDrain);
+    }
+  }
+
+  /** Consumer: not wanted (a retried 5xx): read the rest and drop it, so the connection can be reused. */
+  discard(): void {
+    this.held = null;
+    this.discarding = true;
+    if (this.finished) this.done(this.error);
+    else this.flow.resume();
+  }
+
+  /** Consumer: the client went away; stop the upstream. */
+  abort(reason: Error): void {
+    if (!this.finished) this.flow.abort(reason);
+  }
+
+  onDone(listener: BodyDoneListener): void {
+    if (this.sinkDone) listener(this.error, this.bytes);
+    else this.listeners.push(listener);
+  }
+
+  private finishSink(): void {
+    const sink = this.sink as ServerResponse;
+    if (this.error !== null) {
+      // The client must see a broken response, not a short one that looks complete.
+      sink.destroy(this.error);
+    } else {
+      const trailers = this.trailers;
+      if (trailers !== null && sink.chunkedEncoding && Object.keys(trailers).length > 0) sink.addTrailers(trailers);
+      sink.end();
+    }
+    this.done(this.error);
+  }
+
+  private done(error: Error | null): void {
+    if (this.sinkDone) return;
+    this.sinkDone = true;
+    const listeners = this.listeners;
+    this.listeners = [];
+    for (const listener of listeners) listener(error, this.bytes);
+  }
+}

@@ -1,0 +1,144 @@
+// The sidecar's Prometheus metrics (prom-client), with bounded label values. Children for label
+// combinations are cached by a flat key so the request path does no label-object hashing.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { METRIC_PREFIX } from '@meshlet/wire';
+import { LabelBudget } from './label-budget.ts';
+
+const DURATION_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface RequestSample {
+  direction: string;
+  source: string;
+  destination: string;
+  route: string;
+  status: number;
+  reason: string;
+  durationSeconds: number;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  request(sample: RequestSample): void;
+  inFlight(direction: string, delta: number): void;
+  retry(destination: string, reason: string): void;
+  retryBudgetExhausted(destination: string): void;
+  ejection(destination: string): void;
+  contextNotPropagated(destination: string): void;
+  telemetryDropped(signal: 'spans' | 'logs', count: number): void;
+  configApplied(revision: number): void;
+  configRejected(): void;
+  /** Gauges read at scrape time (budget use, ejected endpoints). */
+  setCollect(fn: (gauges: { budgetUsed: Gauge; ejected: Gauge }) => void): void;
+  render(): Promise<string>;
+}
+
+export interface MetricsOptions {
+  maxRoutes: number;
+  maxSources: number;
+  defaultMetrics: boolean;
+}
+
+/** Creates the registry and every metric. */
+export function createMetrics(options: MetricsOptions = { maxRoutes: 200, maxSources: 100, defaultMetrics: true }): Metrics {
+  const registry = new Registry();
+  const p = METRIC_PREFIX;
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: p });
+  const requests = new Counter({
+    name: `${p}requests_total`,
+    help: 'Requests handled by the sidecar, by direction, source and destination service, route, status and failure reason.',
+    labelNames: ['direction', 'source', 'destination', 'route', 'status', 'reason'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: `${p}request_duration_seconds`,
+    help: 'Time from request arrival to the end of the response, in seconds.',
+    labelNames: ['direction', 'source', 'destination', 'route'] as const,
+    buckets: DURATION_BUCKETS_SECONDS,
+    registers: [registry],
+  });
+  const inFlight = new Gauge({ name: `${p}requests_in_flight`, help: 'Requests being handled now.', labelNames: ['direction'] as const, registers: [registry] });
+  const retries = new Counter({ name: `${p}retries_total`, help: 'Retries made, by destination and the failure retried.', labelNames: ['destination', 'reason'] as const, registers: [registry] });
+  const budgetExhausted = new Counter({
+    name: `${p}retry_budget_exhausted_total`,
+    help: 'Retries not made because the retry budget was spent.',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+  });
+  const budgetUsed = new Gauge({
+    name: `${p}retry_budget_used_ratio`,
+    help: 'Retries in the budget window divided by the retries the budget allows (1 = exhausted).',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+  });
+  const ejections = new Counter({ name: `${p}outlier_ejections_total`, help: 'Endpoints ejected after consecutive failures.', labelNames: ['destination'] as const, registers: [registry] });
+  const ejected = new Gauge({ name: `${p}endpoints_ejected`, help: 'Endpoints currently ejected.', labelNames: ['destination'] as const, registers: [registry] });
+  const notPropagated = new Counter({
+    name: `${p}context_not_propagated_total`,
+    help: 'Outbound calls made while an inbound request was in flight that did not carry its trace context.',
+    labelNames: ['destination'] as const,
+    registers: [registry],
+  });
+  const dropped = new Counter({ name: `${p}telemetry_dropped_total`, help: 'Spans or log lines dropped (queue full, export failed).', labelNames: ['signal'] as const, registers: [registry] });
+  const revision = new Gauge({ name: `${p}config_revision`, help: 'Revision of the config in force.', registers: [registry] });
+  const rejected = new Counter({ name: `${p}config_rejected_total`, help: 'Configs rejected as invalid (the previous one was kept).', registers: [registry] });
+  dropped.inc({ signal: 'spans' }, 0);
+  dropped.inc({ signal: 'logs' }, 0);
+  rejected.inc(0);
+
+  const routes = new LabelBudget(options.maxRoutes);
+  const sources = new LabelBudget(options.maxSources);
+  type CounterChild = ReturnType<typeof requests.labels>;
+  type HistogramChild = ReturnType<typeof duration.labels>;
+  const counterChildren = new Map<string, CounterChild>();
+  const histogramChildren = new Map<string, HistogramChild>();
+  const inFlightChildren = new Map<string, ReturnType<typeof inFlight.labels>>();
+  let collect: ((g: { budgetUsed: Gauge; ejected: Gauge }) => void) | null = null;
+
+  return {
+    registry,
+    request(s) {
+      const route = routes.admit(s.route);
+      const source = sources.admit(s.source);
+      const base = `${s.direction}\u0000${source}\u0000${s.destination}\u0000${route}`;
+      let h = histogramChildren.get(base);
+      if (h === undefined) {
+        h = duration.labels(s.direction, source, s.destination, route);
+        histogramChildren.set(base, h);
+      }
+      h.observe(s.durationSeconds);
+      const key = `${base}\u0000${s.status}\u0000${s.reason}`;
+      let c = counterChildren.get(key);
+      if (c === undefined) {
+        c = requests.labels(s.direction, source, s.destination, route, String(s.status), s.reason);
+        counterChildren.set(key, c);
+      }
+      c.inc();
+    },
+    inFlight(direction, delta) {
+      let g = inFlightChildren.get(direction);
+      if (g === undefined) {
+        g = inFlight.labels(direction);
+        inFlightChildren.set(direction, g);
+      }
+      g.inc(delta);
+    },
+    retry: (destination, reason) => retries.inc({ destination, reason }),
+    retryBudgetExhausted: (destination) => budgetExhausted.inc({ destination }),
+    ejection: (destination) => ejections.inc({ destination }),
+    contextNotPropagated: (destination) => notPropagated.inc({ destination }),
+    telemetryDropped: (signal, count) => dropped.inc({ signal }, count),
+    configApplied: (rev) => revision.set(rev),
+    configRejected: () => rejected.inc(),
+    setCollect(fn) {
+      collect = fn;
+    },
+    async render() {
+      if (collect !== null) {
+        budgetUsed.reset();
+        ejected.reset();
+        collect({ budgetUsed, ejected });
+      }
+      return registry.metrics();
+    },
+  };
+}
