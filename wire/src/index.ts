@@ -11,3 +11,4 @@ export * from './infra-events.ts';
 export * from './fault-header.ts';
 export type * from './query-api.ts';
 export { QUERY_API } from './query-api.ts';
+export * from './collector-config.ts';

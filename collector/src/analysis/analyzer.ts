@@ -1,0 +1,97 @@
+// Runs the trace analysis: a trace is analysed once no span of it has arrived for the quiet time, and
+// again when late spans arrive. Spans just written are kept in memory (bounded) so the usual first
+// analysis does not read them back from the store.
+import type { SpanRecord } from '../otlp/model.ts';
+import type { TraceWriter } from '../store/store.ts';
+import { analyseTrace, type TraceAnalysis } from './analyse-trace.ts';
+import { contributionOf, type TraceContribution } from './contribution.ts';
+import { factsOf, type SpanFacts } from './facts.ts';
+
+export interface AnalyzerOptions {
+  store: TraceWriter;
+  /** A trace is analysed when it has been quiet this long. */
+  quietMs: number;
+  /** Traces analysed per step (one step blocks the event loop; the next step runs after I/O). */
+  batchSize?: number;
+  /** Spans kept in memory for analysis; beyond it, traces are read back from the store. */
+  maxCachedSpans?: number;
+  now?: () => number;
+}
+
+export interface AnalysedTrace {
+  analysis: TraceAnalysis;
+  contribution: TraceContribution;
+  /** The trace had been analysed before (late spans arrived). */
+  reanalysed: boolean;
+}
+
+export interface Analyzer {
+  /** Remembers spans just stored, for their trace's coming analysis. */
+  observe(spans: SpanRecord[]): void;
+  /** Analyses up to one batch of quiet traces; returns what was analysed. */
+  step(): AnalysedTrace[];
+  /** Analyses every trace quiet by now (for tests and shutdown). */
+  drain(): AnalysedTrace[];
+  /** How far behind the analysis is: age beyond the quiet time of the oldest trace still waiting, in ms. */
+  readonly lagMs: number;
+  readonly cachedSpans: number;
+}
+
+export function createAnalyzer(options: AnalyzerOptions): Analyzer {
+  const now = options.now ?? Date.now;
+  const batchSize = options.batchSize ?? 500;
+  const maxCached = options.maxCachedSpans ?? 200_000;
+  const cache = new Map<string, SpanFacts[]>();
+  let cachedSpans = 0;
+  let lagMs = 0;
+
+  function step(): AnalysedTrace[] {
+    const quietBefore = now() - options.quietMs;
+    const pending = options.store.pendingTraces(quietBefore, batchSize);
+    const out: AnalysedTrace[] = [];
+    for (const p of pending) {
+      let facts = cache.get(p.traceId);
+      if (facts !== undefined) {
+        cache.delete(p.traceId);
+        cachedSpans -= facts.length;
+      }
+      if (facts === undefined || facts.length !== p.spanCount || p.analysedBefore) facts = options.store.traceSpans(p.traceId).map(factsOf);
+      if (facts.length === 0) continue;
+      const analysis = analyseTrace(facts);
+      out.push({ analysis, contribution: contributionOf(analysis, facts), reanalysed: p.analysedBefore });
+    }
+    options.store.saveAnalyses(out.map((a) => ({ analysis: a.analysis, contribution: a.contribution, spanCount: a.analysis.spanCount })));
+    const next = options.store.pendingTraces(quietBefore, 1)[0];
+    lagMs = next === undefined ? 0 : Math.max(0, quietBefore - next.lastReceivedMs);
+    return out;
+  }
+
+  return {
+    observe(spans: SpanRecord[]): void {
+      for (const s of spans) {
+        let list = cache.get(s.traceId);
+        if (list === undefined) {
+          if (cachedSpans >= maxCached) continue;
+          cache.set(s.traceId, (list = []));
+        }
+        list.push(factsOf(s));
+        cachedSpans++;
+      }
+    },
+    step,
+    drain(): AnalysedTrace[] {
+      const all: AnalysedTrace[] = [];
+      for (;;) {
+        const batch = step();
+        all.push(...batch);
+        if (batch.length < batchSize) return all;
+      }
+    },
+    get lagMs() {
+      return lagMs;
+    },
+    get cachedSpans() {
+      return cachedSpans;
+    },
+  };
+}

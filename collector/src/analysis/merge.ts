@@ -1,0 +1,52 @@
+// Adds (or subtracts) aggregate records: nested objects of counters. `firstMs` keeps the minimum and
+// `lastMs` the maximum (on subtraction they are left as they were: a bucket's first/last seen time is a
+// bound, not a count). Anything else numeric is summed; a key whose count reaches zero is removed.
+
+export type Counters = { [key: string]: number | string | Counters | undefined };
+
+/** Merges `delta` into `target` with `sign` (+1 add, -1 subtract), in place. Returns `target`. */
+export function addInto(target: Counters, delta: Counters, sign: 1 | -1 = 1): Counters {
+  for (const key of Object.keys(delta)) {
+    const d = delta[key];
+    if (d === undefined) continue;
+    const t = target[key];
+    if (typeof d === 'number') {
+      if (key === 'firstMs') {
+        if (sign > 0) target[key] = typeof t === 'number' ? Math.min(t, d) : d;
+      } else if (key === 'lastMs') {
+        if (sign > 0) target[key] = typeof t === 'number' ? Math.max(t, d) : d;
+      } else {
+        const next = (typeof t === 'number' ? t : 0) + sign * d;
+        if (Math.abs(next) < 1e-9) delete target[key];
+        else target[key] = next;
+      }
+    } else if (typeof d === 'string') {
+      // Labels (e.g. a failure point's origin) are kept from the first record that had them.
+      if (sign > 0 && t === undefined) target[key] = d;
+    } else {
+      const sub = typeof t === 'object' ? t : {};
+      addInto(sub, d, sign);
+      if (Object.keys(sub).length === 0) delete target[key];
+      else target[key] = sub;
+    }
+  }
+  return target;
+}
+
+/** A number field of an aggregate, 0 when absent. */
+export function n(record: Counters | undefined, key: string): number {
+  const v = record?.[key];
+  return typeof v === 'number' ? v : 0;
+}
+
+/** A nested counter map of an aggregate (empty when absent). */
+export function map(record: Counters | undefined, key: string): Record<string, number> {
+  const v = record?.[key];
+  return typeof v === 'object' ? (v as Record<string, number>) : {};
+}
+
+/** A label (string field) of an aggregate, `''` when absent. */
+export function label(record: Counters | undefined, key: string): string {
+  const v = record?.[key];
+  return typeof v === 'string' ? v : '';
+}

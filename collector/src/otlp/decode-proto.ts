@@ -1,0 +1,405 @@
+// Decodes OTLP/HTTP protobuf export requests (ExportTraceServiceRequest, ExportLogsServiceRequest) into
+// the collector's records. The schema is written here from the field numbers of opentelemetry-proto
+// (opentelemetry/proto/{collector,trace,logs,common,resource}/v1/*.proto):
+//
+//   ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }
+//   ResourceSpans { Resource resource = 1; repeated ScopeSpans scope_spans = 2; string schema_url = 3; }
+//   ScopeSpans    { InstrumentationScope scope = 1; repeated Span spans = 2; string schema_url = 3; }
+//   Span { bytes trace_id = 1; bytes span_id = 2; string trace_state = 3; bytes parent_span_id = 4;
+//          fixed32 flags = 16; string name = 5; SpanKind kind = 6; fixed64 start_time_unix_nano = 7;
+//          fixed64 end_time_unix_nano = 8; repeated KeyValue attributes = 9; uint32 dropped_attributes_count = 10;
+//          repeated Event events = 11; uint32 dropped_events_count = 12; repeated Link links = 13;
+//          uint32 dropped_links_count = 14; Status status = 15; }
+//   Event { fixed64 time_unix_nano = 1; string name = 2; repeated KeyValue attributes = 3; uint32 dropped_attributes_count = 4; }
+//   Link  { bytes trace_id = 1; bytes span_id = 2; string trace_state = 3; repeated KeyValue attributes = 4;
+//           uint32 dropped_attributes_count = 5; fixed32 flags = 6; }
+//   Status { string message = 2; StatusCode code = 3; }
+//   ExportLogsServiceRequest { repeated ResourceLogs resource_logs = 1; }
+//   ResourceLogs { Resource resource = 1; repeated ScopeLogs scope_logs = 2; string schema_url = 3; }
+//   ScopeLogs    { InstrumentationScope scope = 1; repeated LogRecord log_records = 2; string schema_url = 3; }
+//   LogRecord { fixed64 time_unix_nano = 1; fixed64 observed_time_unix_nano = 11; SeverityNumber severity_number = 2;
+//               string severity_text = 3; AnyValue body = 5; repeated KeyValue attributes = 6;
+//               uint32 dropped_attributes_count = 7; fixed32 flags = 8; bytes trace_id = 9; bytes span_id = 10;
+//               string event_name = 12; }
+//   Resource { repeated KeyValue attributes = 1; uint32 dropped_attributes_count = 2; }
+//   InstrumentationScope { string name = 1; string version = 2; repeated KeyValue attributes = 3; uint32 dropped_attributes_count = 4; }
+//   KeyValue { string key = 1; AnyValue value = 2; }
+//   AnyValue { oneof value { string string_value = 1; bool bool_value = 2; int64 int_value = 3; double double_value = 4;
+//              ArrayValue array_value = 5; KeyValueList kvlist_value = 6; bytes bytes_value = 7; } }
+//   ArrayValue { repeated AnyValue values = 1; }   KeyValueList { repeated KeyValue values = 1; }
+import { rethrowWithin } from '../errors.ts';
+import {
+  type DecodedBatch,
+  type LogRecordData,
+  type ResourceRecord,
+  type ScopeRecord,
+  type SpanEventRecord,
+  type SpanLinkRecord,
+  type SpanRecord,
+  type StoredAttributes,
+  type StoredValue,
+  storedDouble,
+  storedInt,
+  toHex,
+} from './model.ts';
+import { ProtoReader, WIRE } from './proto-reader.ts';
+import { checkLogIds, checkSpanIds, MAX_REJECT_MESSAGES } from './validate.ts';
+
+// Tags (field number << 3 | wire type) of the fields read below.
+const T = (field: number, wire: number): number => (field << 3) | wire;
+const LEN = WIRE.len;
+const VARINT = WIRE.varint;
+const F64 = WIRE.fixed64;
+const F32 = WIRE.fixed32;
+
+/** Decodes an `ExportTraceServiceRequest`. Throws `OtlpDecodeError` (with the field path) when malformed. */
+export function decodeTraceRequest(body: Buffer): DecodedBatch<SpanRecord> {
+  const out: DecodedBatch<SpanRecord> = { items: [], rejected: 0, rejectMessages: [] };
+  const r = new ProtoReader(body);
+  let index = 0;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(1, LEN)) {
+      try {
+        resourceSpans(r.message(), out);
+      } catch (err) {
+        rethrowWithin(err, `resourceSpans[${index}]`);
+      }
+      index++;
+    } else r.skip(tag & 7);
+  }
+  return out;
+}
+
+/** Decodes an `ExportLogsServiceRequest`. Throws `OtlpDecodeError` when malformed. */
+export function decodeLogsRequest(body: Buffer): DecodedBatch<LogRecordData> {
+  const out: DecodedBatch<LogRecordData> = { items: [], rejected: 0, rejectMessages: [] };
+  const r = new ProtoReader(body);
+  let index = 0;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(1, LEN)) {
+      try {
+        resourceLogs(r.message(), out);
+      } catch (err) {
+        rethrowWithin(err, `resourceLogs[${index}]`);
+      }
+      index++;
+    } else r.skip(tag & 7);
+  }
+  return out;
+}
+
+/** Reads a ResourceSpans/ResourceLogs: the resource may come after the scopes, so scopes are read second. */
+function resourceSpans(r: ProtoReader, out: DecodedBatch<SpanRecord>): void {
+  const resource = readResourceEnvelope(r);
+  let index = 0;
+  r.pos = resource.start;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(2, LEN)) {
+      try {
+        scopeSpans(r.message(), resource.record, out);
+      } catch (err) {
+        rethrowWithin(err, `scopeSpans[${index}]`);
+      }
+      index++;
+    } else r.skip(tag & 7);
+  }
+}
+
+function resourceLogs(r: ProtoReader, out: DecodedBatch<LogRecordData>): void {
+  const resource = readResourceEnvelope(r);
+  let index = 0;
+  r.pos = resource.start;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(2, LEN)) {
+      try {
+        scopeLogs(r.message(), resource.record, out);
+      } catch (err) {
+        rethrowWithin(err, `scopeLogs[${index}]`);
+      }
+      index++;
+    } else r.skip(tag & 7);
+  }
+}
+
+/** First pass over a Resource* message: the resource (field 1) and schema_url (field 3). */
+function readResourceEnvelope(r: ProtoReader): { record: ResourceRecord; start: number } {
+  const start = r.pos;
+  const record: ResourceRecord = { attributes: {}, droppedAttributesCount: 0, schemaUrl: '' };
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(1, LEN)) {
+      try {
+        const m = r.message();
+        while (m.more()) {
+          const t = m.tag();
+          if (t === T(1, LEN)) keyValue(m.message(), record.attributes);
+          else if (t === T(2, VARINT)) record.droppedAttributesCount = m.uint32();
+          else m.skip(t & 7);
+        }
+      } catch (err) {
+        rethrowWithin(err, 'resource');
+      }
+    } else if (tag === T(3, LEN)) record.schemaUrl = r.string();
+    else r.skip(tag & 7);
+  }
+  return { record, start };
+}
+
+function readScopeEnvelope(r: ProtoReader): { record: ScopeRecord; start: number } {
+  const start = r.pos;
+  const record: ScopeRecord = { name: '', version: '', attributes: {}, droppedAttributesCount: 0, schemaUrl: '' };
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(1, LEN)) {
+      try {
+        const m = r.message();
+        while (m.more()) {
+          const t = m.tag();
+          if (t === T(1, LEN)) record.name = m.string();
+          else if (t === T(2, LEN)) record.version = m.string();
+          else if (t === T(3, LEN)) keyValue(m.message(), record.attributes);
+          else if (t === T(4, VARINT)) record.droppedAttributesCount = m.uint32();
+          else m.skip(t & 7);
+        }
+      } catch (err) {
+        rethrowWithin(err, 'scope');
+      }
+    } else if (tag === T(3, LEN)) record.schemaUrl = r.string();
+    else r.skip(tag & 7);
+  }
+  return { record, start };
+}
+
+function scopeSpans(r: ProtoReader, resource: ResourceRecord, out: DecodedBatch<SpanRecord>): void {
+  const scope = readScopeEnvelope(r);
+  r.pos = scope.start;
+  let index = 0;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(2, LEN)) {
+      let s: SpanRecord;
+      try {
+        s = span(r.message(), resource, scope.record);
+      } catch (err) {
+        rethrowWithin(err, `spans[${index}]`);
+      }
+      const problem = checkSpanIds(s);
+      if (problem === null) out.items.push(s);
+      else {
+        out.rejected++;
+        if (out.rejectMessages.length < MAX_REJECT_MESSAGES) out.rejectMessages.push(`spans[${index}]: ${problem}`);
+      }
+      index++;
+    } else r.skip(tag & 7);
+  }
+}
+
+function scopeLogs(r: ProtoReader, resource: ResourceRecord, out: DecodedBatch<LogRecordData>): void {
+  const scope = readScopeEnvelope(r);
+  r.pos = scope.start;
+  let index = 0;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(2, LEN)) {
+      let l: LogRecordData;
+      try {
+        l = logRecord(r.message(), resource, scope.record);
+      } catch (err) {
+        rethrowWithin(err, `logRecords[${index}]`);
+      }
+      const problem = checkLogIds(l);
+      if (problem === null) out.items.push(l);
+      else {
+        out.rejected++;
+        if (out.rejectMessages.length < MAX_REJECT_MESSAGES) out.rejectMessages.push(`logRecords[${index}]: ${problem}`);
+      }
+      index++;
+    } else r.skip(tag & 7);
+  }
+}
+
+/** Bytes of an id field as hex; a wrong length is kept as-is (hex of what came) and judged by `checkSpanIds`. */
+function idField(r: ProtoReader): string {
+  const [start, end] = r.range();
+  return toHex(r.buf, start, end);
+}
+
+function span(r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord): SpanRecord {
+  const s: SpanRecord = {
+    traceId: '',
+    spanId: '',
+    parentSpanId: '',
+    traceState: '',
+    flags: 0,
+    name: '',
+    kind: 0,
+    startTimeUnixNano: 0n,
+    endTimeUnixNano: 0n,
+    attributes: {},
+    droppedAttributesCount: 0,
+    events: [],
+    droppedEventsCount: 0,
+    links: [],
+    droppedLinksCount: 0,
+    statusCode: 0,
+    statusMessage: '',
+    resource,
+    scope,
+  };
+  while (r.more()) {
+    const tag = r.tag();
+    switch (tag) {
+      case T(1, LEN): s.traceId = idField(r); break;
+      case T(2, LEN): s.spanId = idField(r); break;
+      case T(3, LEN): s.traceState = r.string(); break;
+      case T(4, LEN): s.parentSpanId = idField(r); break;
+      case T(16, F32): s.flags = r.fixed32(); break;
+      case T(5, LEN): s.name = r.string(); break;
+      case T(6, VARINT): s.kind = r.int32(); break;
+      case T(7, F64): s.startTimeUnixNano = r.fixed64(); break;
+      case T(8, F64): s.endTimeUnixNano = r.fixed64(); break;
+      case T(9, LEN): keyValue(r.message(), s.attributes); break;
+      case T(10, VARINT): s.droppedAttributesCount = r.uint32(); break;
+      case T(11, LEN): s.events.push(spanEvent(r.message())); break;
+      case T(12, VARINT): s.droppedEventsCount = r.uint32(); break;
+      case T(13, LEN): s.links.push(spanLink(r.message())); break;
+      case T(14, VARINT): s.droppedLinksCount = r.uint32(); break;
+      case T(15, LEN): {
+        const m = r.message();
+        while (m.more()) {
+          const t = m.tag();
+          if (t === T(2, LEN)) s.statusMessage = m.string();
+          else if (t === T(3, VARINT)) s.statusCode = m.int32();
+          else m.skip(t & 7);
+        }
+        break;
+      }
+      default: r.skip(tag & 7);
+    }
+  }
+  return s;
+}
+
+function spanEvent(r: ProtoReader): SpanEventRecord {
+  const e: SpanEventRecord = { timeUnixNano: 0n, name: '', attributes: {}, droppedAttributesCount: 0 };
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(1, F64)) e.timeUnixNano = r.fixed64();
+    else if (tag === T(2, LEN)) e.name = r.string();
+    else if (tag === T(3, LEN)) keyValue(r.message(), e.attributes);
+    else if (tag === T(4, VARINT)) e.droppedAttributesCount = r.uint32();
+    else r.skip(tag & 7);
+  }
+  return e;
+}
+
+function spanLink(r: ProtoReader): SpanLinkRecord {
+  const l: SpanLinkRecord = { traceId: '', spanId: '', traceState: '', attributes: {}, droppedAttributesCount: 0, flags: 0 };
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(1, LEN)) l.traceId = idField(r);
+    else if (tag === T(2, LEN)) l.spanId = idField(r);
+    else if (tag === T(3, LEN)) l.traceState = r.string();
+    else if (tag === T(4, LEN)) keyValue(r.message(), l.attributes);
+    else if (tag === T(5, VARINT)) l.droppedAttributesCount = r.uint32();
+    else if (tag === T(6, F32)) l.flags = r.fixed32();
+    else r.skip(tag & 7);
+  }
+  return l;
+}
+
+function logRecord(r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord): LogRecordData {
+  const l: LogRecordData = {
+    timeUnixNano: 0n,
+    observedTimeUnixNano: 0n,
+    severityNumber: 0,
+    severityText: '',
+    body: null,
+    attributes: {},
+    droppedAttributesCount: 0,
+    flags: 0,
+    traceId: '',
+    spanId: '',
+    eventName: '',
+    resource,
+    scope,
+  };
+  while (r.more()) {
+    const tag = r.tag();
+    switch (tag) {
+      case T(1, F64): l.timeUnixNano = r.fixed64(); break;
+      case T(11, F64): l.observedTimeUnixNano = r.fixed64(); break;
+      case T(2, VARINT): l.severityNumber = r.int32(); break;
+      case T(3, LEN): l.severityText = r.string(); break;
+      case T(5, LEN): l.body = anyValue(r.message()); break;
+      case T(6, LEN): keyValue(r.message(), l.attributes); break;
+      case T(7, VARINT): l.droppedAttributesCount = r.uint32(); break;
+      case T(8, F32): l.flags = r.fixed32(); break;
+      case T(9, LEN): l.traceId = idField(r); break;
+      case T(10, LEN): l.spanId = idField(r); break;
+      case T(12, LEN): l.eventName = r.string(); break;
+      default: r.skip(tag & 7);
+    }
+  }
+  return l;
+}
+
+/** Reads one KeyValue into `into`. */
+function keyValue(r: ProtoReader, into: StoredAttributes): void {
+  let key = '';
+  let value: StoredValue = null;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(1, LEN)) key = r.string();
+    else if (tag === T(2, LEN)) value = anyValue(r.message());
+    else r.skip(tag & 7);
+  }
+  into[key] = value;
+}
+
+function anyValue(r: ProtoReader): StoredValue {
+  let value: StoredValue = null;
+  // A oneof: the last field present wins, as protobuf parsers do.
+  while (r.more()) {
+    const tag = r.tag();
+    switch (tag) {
+      case T(1, LEN): value = r.string(); break;
+      case T(2, VARINT): value = r.bool(); break;
+      case T(3, VARINT): value = storedInt(r.int64()); break;
+      case T(4, F64): value = storedDouble(r.double()); break;
+      case T(5, LEN): {
+        const m = r.message();
+        const values: StoredValue[] = [];
+        while (m.more()) {
+          const t = m.tag();
+          if (t === T(1, LEN)) values.push(anyValue(m.message()));
+          else m.skip(t & 7);
+        }
+        value = values;
+        break;
+      }
+      case T(6, LEN): {
+        const m = r.message();
+        const kv: StoredAttributes = {};
+        while (m.more()) {
+          const t = m.tag();
+          if (t === T(1, LEN)) keyValue(m.message(), kv);
+          else m.skip(t & 7);
+        }
+        value = { kv };
+        break;
+      }
+      case T(7, LEN): {
+        const [start, end] = r.range();
+        value = { b: r.buf.toString('base64', start, end) };
+        break;
+      }
+      default: r.skip(tag & 7);
+    }
+  }
+  return value;
+}

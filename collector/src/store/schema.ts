@@ -1,0 +1,118 @@
+// The SQLite schema of the store. Times: `*_ns` exact nanoseconds (INTEGER, read back as text),
+// `*_us` microseconds, `*_ms` milliseconds since the epoch.
+
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- Resources and instrumentation scopes are interned: many spans share one.
+CREATE TABLE IF NOT EXISTS resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE, service TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scopes (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
+
+CREATE TABLE IF NOT EXISTS spans (
+  id INTEGER PRIMARY KEY,
+  trace_id TEXT NOT NULL,
+  span_id TEXT NOT NULL,
+  parent_span_id TEXT NOT NULL,
+  resource_id INTEGER NOT NULL,
+  scope_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  start_ns INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL,
+  status_code INTEGER NOT NULL,
+  status_message TEXT NOT NULL,
+  attrs TEXT NOT NULL,
+  events TEXT,
+  links TEXT,
+  trace_state TEXT NOT NULL,
+  flags INTEGER NOT NULL,
+  dropped_attrs INTEGER NOT NULL,
+  dropped_events INTEGER NOT NULL,
+  dropped_links INTEGER NOT NULL,
+  received_ms INTEGER NOT NULL
+);
+-- Deduplication: a (trace, span) pair is stored once.
+CREATE UNIQUE INDEX IF NOT EXISTS spans_trace_span ON spans (trace_id, span_id);
+
+CREATE TABLE IF NOT EXISTS traces (
+  trace_id TEXT PRIMARY KEY,
+  start_us INTEGER NOT NULL,
+  end_us INTEGER NOT NULL,
+  span_count INTEGER NOT NULL,
+  last_received_ms INTEGER NOT NULL,
+  dirty INTEGER NOT NULL DEFAULT 1,
+  analysed_count INTEGER NOT NULL DEFAULT 0,
+  status INTEGER,
+  error_count INTEGER,
+  root_service TEXT,
+  root_name TEXT,
+  services TEXT,
+  origins TEXT,
+  run TEXT,
+  contrib TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS traces_start ON traces (start_us);
+CREATE INDEX IF NOT EXISTS traces_pending ON traces (last_received_ms) WHERE dirty = 1;
+CREATE INDEX IF NOT EXISTS traces_run ON traces (run, start_us) WHERE run IS NOT NULL;
+
+-- Distinct (service, operation) of each analysed trace: search by service and operation.
+CREATE TABLE IF NOT EXISTS trace_ops (trace_id TEXT NOT NULL, service TEXT NOT NULL, operation TEXT NOT NULL, start_us INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS trace_ops_service ON trace_ops (service, start_us);
+CREATE INDEX IF NOT EXISTS trace_ops_trace ON trace_ops (trace_id);
+
+CREATE TABLE IF NOT EXISTS origins (
+  trace_id TEXT NOT NULL,
+  span_id TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  service TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  message TEXT NOT NULL,
+  run TEXT
+);
+CREATE INDEX IF NOT EXISTS origins_point ON origins (service, operation, reason, time_ms);
+CREATE INDEX IF NOT EXISTS origins_trace ON origins (trace_id);
+CREATE INDEX IF NOT EXISTS origins_service ON origins (service, time_ms);
+
+CREATE TABLE IF NOT EXISTS service_ops (
+  service TEXT NOT NULL, operation TEXT NOT NULL, kind INTEGER NOT NULL, count INTEGER NOT NULL, last_ms INTEGER NOT NULL,
+  PRIMARY KEY (service, operation, kind)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS service_versions (
+  service TEXT NOT NULL, version TEXT NOT NULL, last_ms INTEGER NOT NULL, PRIMARY KEY (service, version)
+) WITHOUT ROWID;
+
+-- Aggregates: the sum of the stored traces' contributions per (kind, bucket, run, key).
+CREATE TABLE IF NOT EXISTS agg (
+  kind TEXT NOT NULL, bucket_ms INTEGER NOT NULL, run TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (kind, bucket_ms, run, key)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS logs (
+  id INTEGER PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  time_ns INTEGER NOT NULL,
+  time_ms INTEGER NOT NULL,
+  observed_ns INTEGER NOT NULL,
+  severity_number INTEGER NOT NULL,
+  severity_text TEXT NOT NULL,
+  body TEXT NOT NULL,
+  attrs TEXT NOT NULL,
+  dropped_attrs INTEGER NOT NULL,
+  flags INTEGER NOT NULL,
+  trace_id TEXT,
+  span_id TEXT,
+  event_name TEXT,
+  event TEXT,
+  resource_id INTEGER NOT NULL,
+  scope_id INTEGER NOT NULL,
+  service TEXT NOT NULL,
+  pod TEXT
+);
+CREATE INDEX IF NOT EXISTS logs_time ON logs (time_ms);
+CREATE INDEX IF NOT EXISTS logs_trace ON logs (trace_id) WHERE trace_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS logs_event ON logs (event, time_ms) WHERE event IS NOT NULL;
+CREATE INDEX IF NOT EXISTS logs_service ON logs (service, time_ms);
+`;

@@ -1,0 +1,699 @@
+// The store on node:sqlite in WAL mode. Writes are grouped: every batch queued during one turn of the
+// event loop is committed in one transaction (one fsync with synchronous=FULL), then all their promises
+// resolve — a resolved write is on disk.
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { EVENT_NAME_ATTR, RESOURCE } from '@meshlet/wire';
+import type { TraceContribution } from '../analysis/contribution.ts';
+import { addInto, type Counters } from '../analysis/merge.ts';
+import { CollectorError } from '../errors.ts';
+import { UNKNOWN_SERVICE } from '../analysis/facts.ts';
+import {
+  type LogRecordData,
+  plainValue,
+  type ResourceRecord,
+  type ScopeRecord,
+  type SpanEventRecord,
+  type SpanLinkRecord,
+  type SpanRecord,
+  type StoredAttributes,
+  type StoredValue,
+  stringAttr,
+} from '../otlp/model.ts';
+import { SCHEMA, SCHEMA_VERSION } from './schema.ts';
+import type {
+  AggregateKind,
+  AggregateRow,
+  LogQuery,
+  OriginRow,
+  PendingTrace,
+  RetentionPolicy,
+  ServiceRow,
+  StoredLog,
+  StoreStats,
+  TraceQuery,
+  TraceReader,
+  TraceRow,
+  TraceWriter,
+  WriteBatch,
+  WriteResult,
+} from './store.ts';
+
+export interface SqliteStoreOptions {
+  /** Directory of the database (`meshlet.db` inside), or `:memory:`. */
+  dir: string;
+  /** `full`: every commit is fsynced (survives power loss); `normal`: survives a process crash only. */
+  sync?: 'full' | 'normal';
+  /** Page cache size in MiB. */
+  cacheMiB?: number;
+  now?: () => number;
+}
+
+export type SqliteStore = TraceWriter & TraceReader & { readonly path: string };
+
+type Row = Record<string, string | number | bigint | null>;
+type Pending = { batch: WriteBatch; resolve: (r: WriteResult) => void; reject: (e: unknown) => void };
+
+const MAX_INTERNED = 10_000;
+
+/** Opens (creating when needed) the store. */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  const now = options.now ?? Date.now;
+  let path = ':memory:';
+  if (options.dir !== ':memory:') {
+    mkdirSync(options.dir, { recursive: true });
+    path = join(options.dir, 'meshlet.db');
+  }
+  const db = new DatabaseSync(path, { timeout: 5_000 });
+  // auto_vacuum must be chosen before the first table exists; incremental lets retention give space back.
+  db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec(`PRAGMA synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
+  db.exec(`PRAGMA cache_size = ${-1024 * (options.cacheMiB ?? 32)}`);
+  db.exec('PRAGMA temp_store = MEMORY');
+  db.exec(SCHEMA);
+  const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined)?.value;
+  if (version === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+  else if (Number(version) !== SCHEMA_VERSION) {
+    throw new CollectorError('ERR_COLLECTOR_STORE', `${path} has schema version ${String(version)}; this collector reads version ${SCHEMA_VERSION}`);
+  }
+  // attr_eq(json, key, value, nested): a stored attribute equals a query value (compared as text);
+  // `nested` = 1 looks into a resource's `attributes`.
+  db.function('attr_eq', { deterministic: true }, (json, key, value, nested) => {
+    if (typeof json !== 'string' || typeof key !== 'string') return 0;
+    const parsed = JSON.parse(json) as StoredAttributes | ResourceRecord;
+    const attrs = (nested === 1 ? (parsed as ResourceRecord).attributes : parsed) as StoredAttributes;
+    if (!Object.hasOwn(attrs, key)) return 0;
+    const v = plainValue(attrs[key] as StoredValue);
+    return (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)) === String(value) ? 1 : 0;
+  });
+
+  const stmt = (sql: string): StatementSync => db.prepare(sql);
+  const cache = new Map<string, StatementSync>();
+  const cached = (sql: string): StatementSync => {
+    let s = cache.get(sql);
+    if (s === undefined) cache.set(sql, (s = db.prepare(sql)));
+    return s;
+  };
+
+  const S = {
+    insertSpan: stmt(`INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, resource_id, scope_id, name, kind, start_ns, end_ns,
+      status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs, dropped_events, dropped_links, received_ms)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    upsertTrace: stmt(`INSERT INTO traces (trace_id, start_us, end_us, span_count, last_received_ms) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (trace_id) DO UPDATE SET start_us = min(start_us, excluded.start_us), end_us = max(end_us, excluded.end_us),
+      span_count = span_count + excluded.span_count, last_received_ms = excluded.last_received_ms, dirty = 1
+      RETURNING span_count`),
+    insertLog: stmt(`INSERT OR IGNORE INTO logs (hash, time_ns, time_ms, observed_ns, severity_number, severity_text, body, attrs,
+      dropped_attrs, flags, trace_id, span_id, event_name, event, resource_id, scope_id, service, pod)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    findResource: stmt('SELECT id FROM resources WHERE json = ?'),
+    insertResource: stmt('INSERT INTO resources (json, service) VALUES (?, ?)'),
+    resourceById: stmt('SELECT json FROM resources WHERE id = ?'),
+    findScope: stmt('SELECT id FROM scopes WHERE json = ?'),
+    insertScope: stmt('INSERT INTO scopes (json) VALUES (?)'),
+    scopeById: stmt('SELECT json FROM scopes WHERE id = ?'),
+    pending: stmt(`SELECT trace_id, span_count, analysed_count, last_received_ms FROM traces WHERE dirty = 1 AND last_received_ms < ?
+      ORDER BY last_received_ms LIMIT ?`),
+    traceSpans: stmt(`SELECT trace_id, span_id, parent_span_id, resource_id, scope_id, name, kind, CAST(start_ns AS TEXT) AS start_ns,
+      CAST(end_ns AS TEXT) AS end_ns, status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs,
+      dropped_events, dropped_links FROM spans WHERE trace_id = ? ORDER BY start_ns, id`),
+    oldContrib: stmt('SELECT contrib, span_count FROM traces WHERE trace_id = ?'),
+    saveTrace: stmt(`UPDATE traces SET start_us = ?, end_us = ?, status = ?, error_count = ?, root_service = ?, root_name = ?, services = ?,
+      origins = ?, run = ?, contrib = ?, analysed_count = ?, dirty = (span_count != ?) WHERE trace_id = ?`),
+    deleteOps: stmt('DELETE FROM trace_ops WHERE trace_id = ?'),
+    insertOp: stmt('INSERT INTO trace_ops (trace_id, service, operation, start_us) VALUES (?, ?, ?, ?)'),
+    deleteOrigins: stmt('DELETE FROM origins WHERE trace_id = ?'),
+    insertOrigin: stmt('INSERT INTO origins (trace_id, span_id, time_ms, service, operation, reason, message, run) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    upsertServiceOp: stmt(`INSERT INTO service_ops (service, operation, kind, count, last_ms) VALUES (?, ?, ?, 1, ?)
+      ON CONFLICT DO UPDATE SET count = count + 1, last_ms = max(last_ms, excluded.last_ms)`),
+    upsertVersion: stmt(`INSERT INTO service_versions (service, version, last_ms) VALUES (?, ?, ?)
+      ON CONFLICT DO UPDATE SET last_ms = max(last_ms, excluded.last_ms)`),
+    getAgg: stmt('SELECT data FROM agg WHERE kind = ? AND bucket_ms = ? AND run = ? AND key = ?'),
+    putAgg: stmt('INSERT INTO agg (kind, bucket_ms, run, key, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET data = excluded.data'),
+    deleteAgg: stmt('DELETE FROM agg WHERE kind = ? AND bucket_ms = ? AND run = ? AND key = ?'),
+    traceRow: stmt(`SELECT trace_id, start_us, end_us, span_count, error_count, root_service, root_name, services, status, origins, run
+      FROM traces WHERE trace_id = ? AND status IS NOT NULL`),
+    services: stmt('SELECT service, operation, kind, count, last_ms FROM service_ops ORDER BY service, count DESC, operation'),
+    versions: stmt('SELECT service, version, last_ms FROM service_versions ORDER BY service, last_ms DESC'),
+    oldTraces: stmt('SELECT trace_id FROM traces WHERE start_us < ? ORDER BY start_us LIMIT ?'),
+    oldestTraces: stmt('SELECT trace_id, start_us FROM traces ORDER BY start_us LIMIT ?'),
+    deleteSpans: stmt('DELETE FROM spans WHERE trace_id = ?'),
+    deleteTrace: stmt('DELETE FROM traces WHERE trace_id = ?'),
+    deleteOldLogs: stmt('DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE time_ms < ? ORDER BY time_ms LIMIT ?)'),
+    deleteOldAgg: stmt("DELETE FROM agg WHERE bucket_ms < ? AND kind != 'run'"),
+    deleteOldRunAgg: stmt("DELETE FROM agg WHERE bucket_ms < ? AND kind = 'run'"),
+  };
+
+  // Counters kept in memory (count(*) over a million rows is too slow for /metrics).
+  const counts = {
+    spans: Number((db.prepare('SELECT count(*) AS n FROM spans').get() as Row).n),
+    traces: Number((db.prepare('SELECT count(*) AS n FROM traces').get() as Row).n),
+    logs: Number((db.prepare('SELECT count(*) AS n FROM logs').get() as Row).n),
+  };
+
+  // Interning of resources and scopes: by object identity within a batch, by JSON text across batches.
+  const resourceIds = new Map<string, number>();
+  const scopeIds = new Map<string, number>();
+  const resourcesById = new Map<number, ResourceRecord>();
+  const scopesById = new Map<number, ScopeRecord>();
+  let batchResources = new WeakMap<ResourceRecord, number>();
+  let batchScopes = new WeakMap<ScopeRecord, number>();
+
+  function internResource(r: ResourceRecord): number {
+    const known = batchResources.get(r);
+    if (known !== undefined) return known;
+    const json = JSON.stringify(r);
+    let id = resourceIds.get(json);
+    if (id === undefined) {
+      const row = S.findResource.get(json) as Row | undefined;
+      id = row !== undefined ? Number(row.id) : Number(S.insertResource.run(json, stringAttr(r.attributes, RESOURCE.serviceName) ?? UNKNOWN_SERVICE).lastInsertRowid);
+      if (resourceIds.size >= MAX_INTERNED) resourceIds.clear();
+      resourceIds.set(json, id);
+    }
+    batchResources.set(r, id);
+    return id;
+  }
+
+  function internScope(s: ScopeRecord): number {
+    const known = batchScopes.get(s);
+    if (known !== undefined) return known;
+    const json = JSON.stringify(s);
+    let id = scopeIds.get(json);
+    if (id === undefined) {
+      const row = S.findScope.get(json) as Row | undefined;
+      id = row !== undefined ? Number(row.id) : Number(S.insertScope.run(json).lastInsertRowid);
+      if (scopeIds.size >= MAX_INTERNED) scopeIds.clear();
+      scopeIds.set(json, id);
+    }
+    batchScopes.set(s, id);
+    return id;
+  }
+
+  function resourceOf(id: number): ResourceRecord {
+    let r = resourcesById.get(id);
+    if (r === undefined) {
+      r = JSON.parse(String((S.resourceById.get(id) as Row).json)) as ResourceRecord;
+      if (resourcesById.size >= MAX_INTERNED) resourcesById.clear();
+      resourcesById.set(id, r);
+    }
+    return r;
+  }
+
+  function scopeOf(id: number): ScopeRecord {
+    let s = scopesById.get(id);
+    if (s === undefined) {
+      s = JSON.parse(String((S.scopeById.get(id) as Row).json)) as ScopeRecord;
+      if (scopesById.size >= MAX_INTERNED) scopesById.clear();
+      scopesById.set(id, s);
+    }
+    return s;
+  }
+
+  function transaction<T>(fn: () => T): T {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = fn();
+      db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      db.exec('ROLLBACK');
+      // Ids interned during the failed transaction were rolled back with it.
+      resourceIds.clear();
+      scopeIds.clear();
+      batchResources = new WeakMap();
+      batchScopes = new WeakMap();
+      throw err;
+    }
+  }
+
+  // ---- writes ----
+  let queue: Pending[] = [];
+  let queuedItems = 0;
+  let flushScheduled = false;
+  let closed = false;
+
+  function insertBatch(batch: WriteBatch, receivedMs: number, traceDeltas: Map<string, [number, number, number]>): WriteResult {
+    const result: WriteResult = { insertedSpans: [], duplicateSpans: 0, insertedLogs: 0, duplicateLogs: 0 };
+    for (const s of batch.spans) {
+      const startUs = Number(s.startTimeUnixNano / 1000n);
+      const endNs = s.endTimeUnixNano >= s.startTimeUnixNano ? s.endTimeUnixNano : s.startTimeUnixNano;
+      const endUs = Number(endNs / 1000n);
+      const r = S.insertSpan.run(
+        s.traceId, s.spanId, s.parentSpanId, internResource(s.resource), internScope(s.scope), s.name, s.kind,
+        s.startTimeUnixNano, s.endTimeUnixNano, s.statusCode, s.statusMessage, JSON.stringify(s.attributes),
+        s.events.length > 0 ? JSON.stringify(s.events.map(eventRow)) : null,
+        s.links.length > 0 ? JSON.stringify(s.links.map(linkRow)) : null,
+        s.traceState, s.flags, s.droppedAttributesCount, s.droppedEventsCount, s.droppedLinksCount, receivedMs,
+      );
+      if (r.changes === 0) {
+        result.duplicateSpans++;
+        continue;
+      }
+      result.insertedSpans.push(s);
+      const d = traceDeltas.get(s.traceId);
+      if (d === undefined) traceDeltas.set(s.traceId, [startUs, endUs, 1]);
+      else {
+        if (startUs < d[0]) d[0] = startUs;
+        if (endUs > d[1]) d[1] = endUs;
+        d[2]++;
+      }
+    }
+    for (const l of batch.logs) {
+      const resourceId = internResource(l.resource);
+      const scopeId = internScope(l.scope);
+      const body = JSON.stringify(l.body);
+      const attrs = JSON.stringify(l.attributes);
+      const timeNs = l.timeUnixNano !== 0n ? l.timeUnixNano : l.observedTimeUnixNano !== 0n ? l.observedTimeUnixNano : BigInt(receivedMs) * 1_000_000n;
+      const event = l.eventName !== '' ? l.eventName : stringAttr(l.attributes, EVENT_NAME_ATTR);
+      const hash = createHash('sha1')
+        .update(`${resourceId}|${scopeId}|${l.timeUnixNano}|${l.observedTimeUnixNano}|${l.severityNumber}|${l.severityText}|${l.flags}|${l.traceId}|${l.spanId}|${l.eventName}|${l.droppedAttributesCount}|`)
+        .update(body).update('|').update(attrs)
+        .digest('base64');
+      const r = S.insertLog.run(
+        hash, l.timeUnixNano, Number(timeNs / 1_000_000n), l.observedTimeUnixNano, l.severityNumber, l.severityText, body, attrs,
+        l.droppedAttributesCount, l.flags, l.traceId === '' ? null : l.traceId, l.spanId === '' ? null : l.spanId,
+        l.eventName === '' ? null : l.eventName, event ?? null, resourceId, scopeId,
+        stringAttr(l.resource.attributes, RESOURCE.serviceName) ?? UNKNOWN_SERVICE, stringAttr(l.resource.attributes, RESOURCE.pod) ?? null,
+      );
+      if (r.changes === 0) result.duplicateLogs++;
+      else result.insertedLogs++;
+    }
+    return result;
+  }
+
+  function flush(): void {
+    flushScheduled = false;
+    const items = queue;
+    queue = [];
+    queuedItems = 0;
+    if (items.length === 0) return;
+    const receivedMs = now();
+    let results: WriteResult[];
+    let newTraces = 0;
+    try {
+      results = transaction(() => {
+        const traceDeltas = new Map<string, [number, number, number]>();
+        const out = items.map((p) => insertBatch(p.batch, receivedMs, traceDeltas));
+        for (const [traceId, [startUs, endUs, count]] of traceDeltas) {
+          const r = S.upsertTrace.get(traceId, startUs, endUs, count, receivedMs) as Row;
+          // A span count equal to this batch's means the row was just created: one more trace.
+          if (Number(r.span_count) === count) newTraces++;
+        }
+        return out;
+      });
+    } catch (err) {
+      const error = new CollectorError('ERR_COLLECTOR_STORE', `cannot store the batch: ${(err as Error).message}`);
+      for (const p of items) p.reject(error);
+      return;
+    }
+    batchResources = new WeakMap();
+    batchScopes = new WeakMap();
+    for (const r of results) {
+      counts.spans += r.insertedSpans.length;
+      counts.logs += r.insertedLogs;
+    }
+    counts.traces += newTraces;
+    for (let i = 0; i < items.length; i++) (items[i] as Pending).resolve(results[i] as WriteResult);
+  }
+
+  // ---- analysis records ----
+  function applyContribution(deltas: Map<string, { kind: AggregateKind; bucketMs: number; run: string; key: string; data: Counters }>, c: TraceContribution, sign: 1 | -1): void {
+    const add = (kind: AggregateKind, bucketMs: number, key: string, data: Counters): void => {
+      const id = `${kind}\u0001${bucketMs}\u0001${c.run}\u0001${key}`;
+      let d = deltas.get(id);
+      if (d === undefined) deltas.set(id, (d = { kind, bucketMs, run: c.run, key, data: {} }));
+      addInto(d.data, data, sign);
+    };
+    for (const [k, v] of Object.entries(c.nodes)) add('node', c.bucketMs, k, v);
+    for (const [k, v] of Object.entries(c.edges)) add('edge', c.bucketMs, k, v);
+    for (const [k, v] of Object.entries(c.points)) add('point', c.bucketMs, k, v);
+    if (c.runSecond !== null) add('run', c.runSecond.tMs, c.run, c.runSecond.data);
+  }
+
+  const writer: TraceWriter = {
+    write(batch: WriteBatch): Promise<WriteResult> {
+      if (closed) return Promise.reject(new CollectorError('ERR_COLLECTOR_STORE', 'the store is closed'));
+      return new Promise((resolve, reject) => {
+        queue.push({ batch, resolve, reject });
+        queuedItems += batch.spans.length + batch.logs.length;
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    get queuedItems() {
+      return queuedItems;
+    },
+    pendingTraces(quietBeforeMs: number, limit: number): PendingTrace[] {
+      return (S.pending.all(quietBeforeMs, limit) as Row[]).map((r) => ({
+        traceId: String(r.trace_id),
+        spanCount: Number(r.span_count),
+        analysedBefore: Number(r.analysed_count) > 0,
+        lastReceivedMs: Number(r.last_received_ms),
+      }));
+    },
+    traceSpans,
+    saveAnalyses(items) {
+      if (items.length === 0) return;
+      transaction(() => {
+        const deltas = new Map<string, { kind: AggregateKind; bucketMs: number; run: string; key: string; data: Counters }>();
+        for (const { analysis: a, contribution, spanCount } of items) {
+          const old = S.oldContrib.get(a.traceId) as Row | undefined;
+          if (old === undefined) continue; // pruned meanwhile
+          if (typeof old.contrib === 'string') applyContribution(deltas, JSON.parse(old.contrib) as TraceContribution, -1);
+          applyContribution(deltas, contribution, 1);
+          S.saveTrace.run(
+            Number(a.startNs / 1000n), Number(a.endNs / 1000n), a.status === 'error' ? 1 : 0, a.errorCount, a.root.service, a.root.name,
+            JSON.stringify(a.services), JSON.stringify(a.origins.map((o) => ({ service: o.service, operation: o.operation, reason: o.reason, spanId: o.spanId }))),
+            a.run ?? null, JSON.stringify(contribution), spanCount, spanCount, a.traceId,
+          );
+          S.deleteOps.run(a.traceId);
+          const startUs = Number(a.startNs / 1000n);
+          const seen = new Set<string>();
+          for (const op of a.operations) {
+            const k = `${op.service}\t${op.name}`;
+            if (!seen.has(k)) {
+              seen.add(k);
+              S.insertOp.run(a.traceId, op.service, op.name, startUs);
+            }
+            S.upsertServiceOp.run(op.service, op.name, op.kind, Math.floor(a.startMs));
+          }
+          for (const v of a.versions) S.upsertVersion.run(v.service, v.version, Math.floor(a.startMs));
+          S.deleteOrigins.run(a.traceId);
+          for (const o of a.origins) S.insertOrigin.run(a.traceId, o.spanId, Math.floor(o.timeMs), o.service, o.operation, o.reason, o.message, a.run ?? null);
+        }
+        for (const d of deltas.values()) {
+          const row = S.getAgg.get(d.kind, d.bucketMs, d.run, d.key) as Row | undefined;
+          const current = row === undefined ? {} : (JSON.parse(String(row.data)) as Counters);
+          addInto(current, d.data, 1);
+          if (hasCounts(current)) S.putAgg.run(d.kind, d.bucketMs, d.run, d.key, JSON.stringify(current));
+          else if (row !== undefined) S.deleteAgg.run(d.kind, d.bucketMs, d.run, d.key);
+        }
+      });
+    },
+    prune(policy: RetentionPolicy) {
+      const removed = { traces: 0, spans: 0, logs: 0 };
+      const cutoffMs = policy.nowMs - policy.maxAgeMs;
+      const deleteTraces = (ids: string[]): void => {
+        transaction(() => {
+          for (const id of ids) {
+            removed.spans += Number(S.deleteSpans.run(id).changes);
+            S.deleteOps.run(id);
+            S.deleteOrigins.run(id);
+            removed.traces += Number(S.deleteTrace.run(id).changes);
+          }
+        });
+      };
+      // By age, in chunks so one call never blocks the event loop for long.
+      const old = (S.oldTraces.all(cutoffMs * 1000, 5_000) as Row[]).map((r) => String(r.trace_id));
+      if (old.length > 0) deleteTraces(old);
+      removed.logs += Number(S.deleteOldLogs.run(cutoffMs, 20_000).changes);
+      S.deleteOldAgg.run(cutoffMs);
+      S.deleteOldRunAgg.run(cutoffMs);
+      // By size: drop the oldest 5 % of traces (and older logs) per step.
+      if (usedBytes() > policy.maxBytes && counts.traces > 0) {
+        const step = (S.oldestTraces.all(Math.max(100, Math.ceil(counts.traces * 0.05))) as Row[]);
+        deleteTraces(step.map((r) => String(r.trace_id)));
+        const lastUs = Number(step.at(-1)?.start_us ?? 0);
+        removed.logs += Number(S.deleteOldLogs.run(Math.floor(lastUs / 1000), 20_000).changes);
+        if (counts.traces - removed.traces <= 0) removed.logs += Number(S.deleteOldLogs.run(policy.nowMs + 1, 1_000_000).changes);
+      }
+      counts.spans -= removed.spans;
+      counts.traces -= removed.traces;
+      counts.logs -= removed.logs;
+      if (removed.spans + removed.logs > 0) db.exec('PRAGMA incremental_vacuum(2000)');
+      return removed;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (queue.length > 0) flush();
+      // Fold the WAL back so the database file stands alone.
+      try {
+        db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      } finally {
+        db.close();
+      }
+      await Promise.resolve();
+    },
+  };
+
+  function usedBytes(): number {
+    const pageSize = Number((db.prepare('PRAGMA page_size').get() as Row).page_size);
+    const pages = Number((db.prepare('PRAGMA page_count').get() as Row).page_count);
+    const free = Number((db.prepare('PRAGMA freelist_count').get() as Row).freelist_count);
+    return (pages - free) * pageSize;
+  }
+
+  function traceSpans(traceId: string): SpanRecord[] {
+    return (S.traceSpans.all(traceId) as Row[]).map((r) => spanOfRow(r, resourceOf(Number(r.resource_id)), scopeOf(Number(r.scope_id))));
+  }
+
+  // ---- reads ----
+  function traceRowOf(r: Row): TraceRow {
+    const startUs = Number(r.start_us);
+    return {
+      traceId: String(r.trace_id),
+      startMs: startUs / 1000,
+      durationMs: (Number(r.end_us) - startUs) / 1000,
+      spanCount: Number(r.span_count),
+      errorCount: Number(r.error_count ?? 0),
+      rootService: String(r.root_service ?? ''),
+      rootOperation: String(r.root_name ?? ''),
+      services: JSON.parse(String(r.services ?? '[]')) as string[],
+      status: Number(r.status) === 1 ? 'error' : 'ok',
+      origins: JSON.parse(String(r.origins ?? '[]')) as TraceRow['origins'],
+      run: r.run === null || r.run === undefined ? undefined : String(r.run),
+    };
+  }
+
+  const reader: TraceReader = {
+    traceSpans,
+    traceRow(traceId: string): TraceRow | null {
+      const r = S.traceRow.get(traceId) as Row | undefined;
+      return r === undefined ? null : traceRowOf(r);
+    },
+    searchTraces(q: TraceQuery) {
+      const where: string[] = ['t.status IS NOT NULL', 't.start_us >= ?', 't.start_us < ?'];
+      const params: (string | number)[] = [q.fromMs * 1000, q.toMs * 1000];
+      if (q.service !== undefined) {
+        where.push(`EXISTS (SELECT 1 FROM trace_ops o WHERE o.trace_id = t.trace_id AND o.service = ?${q.operation !== undefined ? ' AND o.operation = ?' : ''})`);
+        params.push(q.service);
+        if (q.operation !== undefined) params.push(q.operation);
+      } else if (q.operation !== undefined) {
+        where.push('EXISTS (SELECT 1 FROM trace_ops o WHERE o.trace_id = t.trace_id AND o.operation = ?)');
+        params.push(q.operation);
+      }
+      if (q.status !== undefined) {
+        where.push('t.status = ?');
+        params.push(q.status === 'error' ? 1 : 0);
+      }
+      if (q.originService !== undefined || q.reason !== undefined) {
+        const cond: string[] = [];
+        if (q.originService !== undefined) {
+          cond.push('g.service = ?');
+          params.push(q.originService);
+        }
+        if (q.reason !== undefined) {
+          cond.push('g.reason = ?');
+          params.push(q.reason);
+        }
+        where.push(`EXISTS (SELECT 1 FROM origins g WHERE g.trace_id = t.trace_id AND ${cond.join(' AND ')})`);
+      }
+      if (q.minDurationMs !== undefined) {
+        where.push('t.end_us - t.start_us >= ?');
+        params.push(Math.round(q.minDurationMs * 1000));
+      }
+      if (q.maxDurationMs !== undefined) {
+        where.push('t.end_us - t.start_us <= ?');
+        params.push(Math.round(q.maxDurationMs * 1000));
+      }
+      if (q.run !== undefined) {
+        where.push('t.run = ?');
+        params.push(q.run);
+      }
+      for (const [key, value] of q.attributes ?? []) {
+        where.push(`EXISTS (SELECT 1 FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.trace_id = t.trace_id AND (${attributeCondition(key)}))`);
+        params.push(...attributeParams(key, value));
+      }
+      const sql = `SELECT t.trace_id, t.start_us, t.end_us, t.span_count, t.error_count, t.root_service, t.root_name, t.services, t.status,
+        t.origins, t.run FROM traces t WHERE ${where.join(' AND ')} ORDER BY t.start_us DESC LIMIT ?`;
+      const rows = cached(sql).all(...params, q.limit + 1) as Row[];
+      const truncated = rows.length > q.limit;
+      return { traces: rows.slice(0, q.limit).map(traceRowOf), truncated };
+    },
+    logs(q: LogQuery): StoredLog[] {
+      const where: string[] = ['time_ms >= ?', 'time_ms < ?'];
+      const params: (string | number)[] = [q.fromMs, q.toMs];
+      if (q.traceId !== undefined) {
+        where.push('trace_id = ?');
+        params.push(q.traceId);
+      }
+      if (q.service !== undefined) {
+        where.push('service = ?');
+        params.push(q.service);
+      }
+      if (q.pod !== undefined) {
+        where.push('pod = ?');
+        params.push(q.pod);
+      }
+      if (q.eventName !== undefined) {
+        where.push('event = ?');
+        params.push(q.eventName);
+      } else if (q.eventsOnly === true) where.push('event IS NOT NULL');
+      for (const name of q.excludeEvents ?? []) {
+        where.push('(event IS NULL OR event != ?)');
+        params.push(name);
+      }
+      if (q.severityMin !== undefined) {
+        where.push('severity_number >= ?');
+        params.push(q.severityMin);
+      }
+      const sql = `SELECT CAST(time_ns AS TEXT) AS time_ns, time_ms, CAST(observed_ns AS TEXT) AS observed_ns, severity_number, severity_text,
+        body, attrs, dropped_attrs, flags, trace_id, span_id, event_name, event, resource_id, scope_id FROM logs
+        WHERE ${where.join(' AND ')} ORDER BY time_ms ${q.ascending === true ? 'ASC' : 'DESC'}, id LIMIT ?`;
+      return (cached(sql).all(...params, q.limit) as Row[]).map((r) => ({
+        timeUnixNano: BigInt(String(r.time_ns)),
+        observedTimeUnixNano: BigInt(String(r.observed_ns)),
+        severityNumber: Number(r.severity_number),
+        severityText: String(r.severity_text),
+        body: JSON.parse(String(r.body)) as StoredValue,
+        attributes: JSON.parse(String(r.attrs)) as StoredAttributes,
+        droppedAttributesCount: Number(r.dropped_attrs),
+        flags: Number(r.flags),
+        traceId: r.trace_id === null ? '' : String(r.trace_id),
+        spanId: r.span_id === null ? '' : String(r.span_id),
+        eventName: r.event_name === null ? '' : String(r.event_name),
+        event: r.event === null ? '' : String(r.event),
+        timeMs: Number(r.time_ms),
+        resource: resourceOf(Number(r.resource_id)),
+        scope: scopeOf(Number(r.scope_id)),
+      }));
+    },
+    services(): ServiceRow[] {
+      const out = new Map<string, ServiceRow>();
+      const get = (name: string): ServiceRow => {
+        let s = out.get(name);
+        if (s === undefined) out.set(name, (s = { name, operations: [], versions: [], lastSeenMs: 0 }));
+        return s;
+      };
+      for (const r of S.services.all() as Row[]) {
+        const s = get(String(r.service));
+        s.operations.push({ name: String(r.operation), kind: Number(r.kind), count: Number(r.count) });
+        s.lastSeenMs = Math.max(s.lastSeenMs, Number(r.last_ms));
+      }
+      for (const r of S.versions.all() as Row[]) get(String(r.service)).versions.push(String(r.version));
+      return [...out.values()];
+    },
+    aggregates(kind: AggregateKind, fromMs: number, toMs: number, run?: string): AggregateRow[] {
+      const sql = `SELECT bucket_ms, run, key, data FROM agg WHERE kind = ? AND bucket_ms >= ? AND bucket_ms < ?${run !== undefined ? ' AND run = ?' : ''}`;
+      const params: (string | number)[] = [kind, fromMs, toMs];
+      if (run !== undefined) params.push(run);
+      return (cached(sql).all(...params) as Row[]).map((r) => ({
+        bucketMs: Number(r.bucket_ms),
+        run: String(r.run),
+        key: String(r.key),
+        data: JSON.parse(String(r.data)) as Counters,
+      }));
+    },
+    origins(service, operation, reason, fromMs, toMs, limit, run): OriginRow[] {
+      const sql = `SELECT trace_id, span_id, time_ms, service, operation, reason, message FROM origins
+        WHERE service = ? AND operation = ? AND reason = ? AND time_ms >= ? AND time_ms < ?${run !== undefined ? ' AND run = ?' : ''}
+        ORDER BY time_ms DESC LIMIT ?`;
+      const params: (string | number)[] = [service, operation, reason, fromMs, toMs];
+      if (run !== undefined) params.push(run);
+      return (cached(sql).all(...params, limit) as Row[]).map((r) => ({
+        traceId: String(r.trace_id),
+        spanId: String(r.span_id),
+        timeMs: Number(r.time_ms),
+        service: String(r.service),
+        operation: String(r.operation),
+        reason: String(r.reason),
+        message: String(r.message),
+      }));
+    },
+    stats(): StoreStats {
+      const range = db.prepare('SELECT min(start_us) AS lo, max(end_us) AS hi FROM traces').get() as Row;
+      const pending = db.prepare('SELECT count(*) AS n FROM traces WHERE dirty = 1').get() as Row;
+      return {
+        spans: counts.spans,
+        traces: counts.traces,
+        logs: counts.logs,
+        pendingTraces: Number(pending.n),
+        oldestSpanMs: range.lo === null ? null : Math.floor(Number(range.lo) / 1000),
+        newestSpanMs: range.hi === null ? null : Math.floor(Number(range.hi) / 1000),
+        usedBytes: usedBytes(),
+      };
+    },
+  };
+
+  return { ...writer, ...reader, path, get queuedItems() { return queuedItems; } };
+}
+
+/** Special Jaeger-style tags, then span and resource attributes. */
+function attributeCondition(key: string): string {
+  if (key === 'error') return 's.status_code = ?';
+  if (key === 'span.kind') return 's.kind = ?';
+  if (key === 'otel.status_code') return 's.status_code = ?';
+  return 'attr_eq(s.attrs, ?, ?, 0) OR attr_eq(r.json, ?, ?, 1)';
+}
+
+const KINDS: Record<string, number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
+const STATUS: Record<string, number> = { UNSET: 0, OK: 1, ERROR: 2 };
+
+function attributeParams(key: string, value: string): (string | number)[] {
+  if (key === 'error') return [value === 'true' ? 2 : -1];
+  if (key === 'span.kind') return [KINDS[value] ?? -1];
+  if (key === 'otel.status_code') return [STATUS[value.toUpperCase()] ?? -1];
+  return [key, value, key, value];
+}
+
+/** True when an aggregate still counts something (labels and first/last times alone do not). */
+function hasCounts(record: Counters): boolean {
+  for (const key of Object.keys(record)) {
+    const v = record[key];
+    if (typeof v === 'number' && key !== 'firstMs' && key !== 'lastMs' && v !== 0) return true;
+    if (typeof v === 'object' && hasCounts(v)) return true;
+  }
+  return false;
+}
+
+function eventRow(e: SpanEventRecord): [string, string, StoredAttributes, number] {
+  return [e.timeUnixNano.toString(), e.name, e.attributes, e.droppedAttributesCount];
+}
+
+function linkRow(l: SpanLinkRecord): [string, string, string, StoredAttributes, number, number] {
+  return [l.traceId, l.spanId, l.traceState, l.attributes, l.droppedAttributesCount, l.flags];
+}
+
+function spanOfRow(r: Row, resource: ResourceRecord, scope: ScopeRecord): SpanRecord {
+  const events = r.events === null ? [] : (JSON.parse(String(r.events)) as ReturnType<typeof eventRow>[]);
+  const links = r.links === null ? [] : (JSON.parse(String(r.links)) as ReturnType<typeof linkRow>[]);
+  return {
+    traceId: String(r.trace_id),
+    spanId: String(r.span_id),
+    parentSpanId: String(r.parent_span_id),
+    traceState: String(r.trace_state),
+    flags: Number(r.flags),
+    name: String(r.name),
+    kind: Number(r.kind),
+    startTimeUnixNano: BigInt(String(r.start_ns)),
+    endTimeUnixNano: BigInt(String(r.end_ns)),
+    attributes: JSON.parse(String(r.attrs)) as StoredAttributes,
+    droppedAttributesCount: Number(r.dropped_attrs),
+    events: events.map(([t, name, attributes, dropped]) => ({ timeUnixNano: BigInt(t), name, attributes, droppedAttributesCount: dropped })),
+    droppedEventsCount: Number(r.dropped_events),
+    links: links.map(([traceId, spanId, traceState, attributes, dropped, flags]) => ({ traceId, spanId, traceState, attributes, droppedAttributesCount: dropped, flags })),
+    droppedLinksCount: Number(r.dropped_links),
+    statusCode: Number(r.status_code),
+    statusMessage: String(r.status_message),
+    resource,
+    scope,
+  };
+}
+
+export type { LogRecordData };
