@@ -152,3 +152,52 @@ test('duplicates are stored once; a full queue answers 503 with Retry-After', as
   assert.match(metrics, /meshlet_collector_dropped_total\{signal="traces",reason="duplicate"\} 8/);
   assert.match(metrics, /meshlet_collector_stored_total\{signal="traces"\} 4/);
 });
+
+test('forwards what it stored to the next OTLP endpoint (--forward)', async (t) => {
+  const next = await startCollector(t);
+  const c = await startCollector(t, { forward: next.otlp });
+  const trace = shopTrace('catalog-timeout', { random: seededRandom(11) });
+  assert.equal((await post(`${c.otlp}/v1/traces`, encodeTraceRequest(trace.spans), PROTO)).status, 200);
+  assert.equal((await post(`${c.otlp}/v1/traces`, encodeTraceJson(shopTrace('ok', { random: seededRandom(12) }).spans), JSON_TYPE)).status, 200);
+  const id = trace.spans[0]!.traceId;
+  const forwarded = await waitFor(async () => {
+    const r = await getJson<TraceDetail>(`${next.http}/api/v1/traces/${id}`);
+    return r.status === 200 && r.body.spans.length === trace.spans.length ? r.body : undefined;
+  });
+  assert.equal(forwarded.spans.find((s) => s.parentSpanId === null)?.startTimeUnixNano, trace.spans[0]!.startTimeUnixNano.toString());
+  const health = await waitFor(async () => {
+    const r = await getJson<{ spansStored: number }>(`${next.http}/api/v1/health`);
+    return r.body.spansStored === trace.spans.length + 10 ? r.body : undefined;
+  });
+  assert.ok(health);
+  const metrics = await (await fetch(`${c.http}/metrics`)).text();
+  assert.match(metrics, /meshlet_collector_forwarded_requests_total\{signal="traces",outcome="ok"\} 2/);
+});
+
+test('late spans: a trace analysed from its first pieces is analysed again when the rest arrives', async (t) => {
+  const c = await startCollector(t);
+  const trace = shopTrace('pricing-app-error', { random: seededRandom(13) });
+  const id = trace.spans[0]!.traceId;
+  // The gateway's sidecar exports first; catalog's and pricing's spans come a while later.
+  const gateway = trace.spans.filter((s) => s.resource.attributes['service.name'] === 'gateway');
+  const rest = trace.spans.filter((s) => s.resource.attributes['service.name'] !== 'gateway');
+  assert.equal((await post(`${c.otlp}/v1/traces`, encodeTraceRequest(gateway), PROTO)).status, 200);
+  const first = await waitFor(async () => {
+    const r = await getJson<TraceSearchResponse>(`${c.http}/api/v1/traces?status=error`);
+    return r.body.traces.length === 1 ? r.body.traces[0] : undefined;
+  });
+  assert.deepEqual(first.origins.map((o) => o.service), ['catalog'], 'with only the gateway spans, catalog looks like the origin');
+  assert.equal((await post(`${c.otlp}/v1/traces`, encodeTraceRequest(rest), PROTO)).status, 200);
+  const second = await waitFor(async () => {
+    const r = await getJson<TraceSearchResponse>(`${c.http}/api/v1/traces?status=error`);
+    const tr = r.body.traces[0];
+    return tr !== undefined && tr.origins[0]?.service === 'pricing' ? tr : undefined;
+  });
+  assert.equal(second.traceId, id);
+  assert.equal(second.spanCount, trace.spans.length);
+  assert.deepEqual(second.origins.map((o) => [o.service, o.reason]), [['pricing', 'app_error']]);
+  const failures = (await getJson<{ points: { service: string; count: number }[] }>(`${c.http}/api/v1/failures`)).body.points;
+  assert.deepEqual(failures.map((p) => [p.service, p.count]), [['pricing', 1]], 'the first analysis was taken back');
+  const metrics = await (await fetch(`${c.http}/metrics`)).text();
+  assert.match(metrics, /meshlet_collector_traces_analysed_total\{kind="late"\} 1/);
+});

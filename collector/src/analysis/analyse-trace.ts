@@ -235,7 +235,7 @@ function blame(s: SpanFacts, byId: Map<string, SpanFacts>, kids: (s: SpanFacts) 
   let service = s.service;
   const parent = byId.get(s.parentSpanId);
   if (s.kind === SPAN_KIND.client) {
-    if (!callerMade) service = serverChild(s, kids)?.service ?? s.peerService ?? parent?.peerService ?? s.service;
+    if (!callerMade) service = serverChild(s, kids)?.service ?? s.peerService ?? (parent?.kind === SPAN_KIND.client ? parent.peerService : undefined) ?? s.service;
   } else if (s.kind === SPAN_KIND.server && callerMade && s.errorOrigin === 'proxy') {
     // e.g. the callee's inbound sidecar denied or rate-limited the caller: the caller is the one to look at.
     service = parent !== undefined && parent.service !== s.service ? parent.service : (s.peerService ?? s.service);

@@ -231,6 +231,7 @@ export function handleJaeger(reader: TraceReader, path: string, search: URLSearc
       toMs: toMs + 0.001,
       service,
       attributes: searchTags(p),
+      attributesOnService: true,
       limit: Math.min(limit, 1500),
     };
     if (operation !== undefined) q.operation = operation;

@@ -516,8 +516,10 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
         where.push('t.run = ?');
         params.push(q.run);
       }
+      const onService = q.attributesOnService === true && q.service !== undefined;
       for (const [key, value] of q.attributes ?? []) {
-        where.push(`EXISTS (SELECT 1 FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.trace_id = t.trace_id AND (${attributeCondition(key)}))`);
+        where.push(`EXISTS (SELECT 1 FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.trace_id = t.trace_id${onService ? ' AND r.service = ?' : ''} AND (${attributeCondition(key)}))`);
+        if (onService) params.push(q.service as string);
         params.push(...attributeParams(key, value));
       }
       const sql = `SELECT t.trace_id, t.start_us, t.end_us, t.span_count, t.error_count, t.root_service, t.root_name, t.services, t.status,

@@ -80,6 +80,8 @@ export interface TraceQuery {
   maxDurationMs?: number;
   /** Every pair must match a span attribute or a resource attribute of some span of the trace. */
   attributes?: [string, string][];
+  /** The attributes must match on a span of `service` (Jaeger's semantics), not on any span. */
+  attributesOnService?: boolean;
   run?: string;
   limit: number;
 }
