@@ -10,6 +10,8 @@ import type { Target } from './service.ts';
 const EWMA_DECAY_MS = 10_000;
 /** Latency assumed for an endpoint never measured, so new endpoints get traffic but not all of it. */
 const DEFAULT_RTT_MS = 5;
+/** A failure counts as a slow response of at least this much, so P2C steers away from failing endpoints before ejection. */
+const FAILURE_PENALTY_MS = 100;
 
 export class Endpoint implements Target {
   readonly address: string;
@@ -57,7 +59,7 @@ export class Endpoint implements Target {
 export interface BalancerDeps {
   now: () => number;
   random: () => number;
-  onEject: (endpoint: Endpoint) => void;
+  onEject: (endpoint: Endpoint, service: string) => void;
 }
 
 export class Balancer {
@@ -161,6 +163,7 @@ export class Balancer {
       return;
     }
     endpoint.consecutiveFailures++;
+    endpoint.sample(Math.max(endpoint.ewmaMs * 2, FAILURE_PENALTY_MS), now);
     if (endpoint.probing) {
       endpoint.probing = false;
       this.eject(endpoint, now);
@@ -184,6 +187,6 @@ export class Balancer {
     endpoint.timesEjected++;
     endpoint.ejectedUntilMs = now + this.outlier.baseEjectionMs * endpoint.timesEjected;
     endpoint.consecutiveFailures = 0;
-    this.deps.onEject(endpoint);
+    this.deps.onEject(endpoint, this.service);
   }
 }

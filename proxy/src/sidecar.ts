@@ -180,9 +180,9 @@ export function createSidecar(options: SidecarOptions): Sidecar {
 
   const bind = async (cfg: SidecarConfig): Promise<void> => {
     pools = new Pools(poolOptions(cfg.limits));
-    destinations = new Destinations(pools, { now, random, onEject: (e) => {
-      metrics.ejection(destinationOf(e.address));
-      log.warn({ endpoint: e.address, timesEjected: e.timesEjected }, 'endpoint ejected after consecutive failures');
+    destinations = new Destinations(pools, { now, random, onEject: (e, service) => {
+      metrics.ejection(service);
+      log.warn({ service, endpoint: e.address, timesEjected: e.timesEjected }, 'endpoint ejected after consecutive failures');
     } });
     tracer = createTracer({
       resource: resourceOf(cfg),
@@ -248,11 +248,6 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     }
     if (outbound) out.push(CALLER_HEADER, current().service);
     return out;
-  };
-
-  const destinationOf = (address: string): string => {
-    for (const [name, d] of table.byName) if (d.config.endpoints.some((e) => e.address === address)) return name;
-    return 'unknown';
   };
 
   const resourceOf = (cfg: SidecarConfig) => {
