@@ -8,7 +8,7 @@
 // `record` sits above `authorize` on inbound (DESIGN.md lists it below) so denied and rate-limited
 // calls get a SERVER span and metrics too.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { CALLER_HEADER, RESOURCE, type SidecarConfig } from '@meshlet/wire';
 import { createAcceptServer, writeRawError } from './accept.ts';
@@ -107,6 +107,12 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const metrics = createMetrics();
   const inflight = new TraceTracker();
   const active = { count: 0 };
+  /** Upgraded (WebSocket) connections: closed once plain requests have drained. */
+  const tunnels = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    tunnels.add(socket);
+    socket.once('close', () => tunnels.delete(socket));
+  };
   let tracer: Tracer | null = null;
   let accessLog: AccessLog | null = null;
   let pools: Pools | null = null;
@@ -219,6 +225,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
           return;
         }
         dest.balancer.cancel(endpoint);
+        track(socket);
         passUpgrade(req, socket, head, { address: endpoint.address, service: dest.name, headers: upgradeHeaders(req.headers.traceparent, true), connectTimeoutMs: current().limits.connectTimeoutMs });
       },
     });
@@ -231,6 +238,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
           writeRawError(socket, new MeshError('no_endpoints', `${current().service} has no local app`));
           return;
         }
+        track(socket);
         passUpgrade(req, socket, head, { address: appTarget.address, service: current().service, headers: upgradeHeaders(req.headers.traceparent, false), connectTimeoutMs: current().limits.connectTimeoutMs });
       },
     });
@@ -349,6 +357,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         while (active.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
         inboundServer?.closeAllConnections();
         outboundServer?.closeAllConnections();
+        for (const socket of tunnels) socket.destroy();
         await closing;
         if (active.count > 0) log.warn({ active: active.count }, 'drain timeout: requests still in flight were cut');
         await tracer?.close();

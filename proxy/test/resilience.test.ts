@@ -76,7 +76,7 @@ test('with an upstream failing 100 % of the time, retries stay within the budget
   t.after(() => sc.close());
   const requests = 600;
   const started = Date.now();
-  let exhausted = 0;
+
   for (let i = 0; i < requests; i += 20) {
     const batch = await Promise.all(Array.from({ length: 20 }, () => get(`http://${sc.outbound}/`, { host: 'pay' })));
     for (const r of batch) {
@@ -90,7 +90,7 @@ test('with an upstream failing 100 % of the time, retries stay within the budget
   assert.ok(extra <= allowed, `retries ${extra} ≤ budget ${allowed}`);
   assert.ok(extra < requests * 3, 'far fewer than maxRetries × requests');
   const metrics = await sc.sidecar.metrics().render();
-  exhausted = Number(/meshlet_retry_budget_exhausted_total\{destination="pay"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+  const exhausted = Number(/meshlet_retry_budget_exhausted_total\{destination="pay"\} (\d+)/.exec(metrics)?.[1] ?? 0);
   assert.ok(exhausted > 0, 'budget exhaustion is counted');
   assert.match(metrics, /meshlet_retries_total\{destination="pay",reason="app_error"\} \d+/);
 });
