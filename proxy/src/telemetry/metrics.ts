@@ -42,7 +42,15 @@ export interface MetricsOptions {
 export function createMetrics(options: MetricsOptions = { maxRoutes: 200, maxSources: 100, defaultMetrics: true }): Metrics {
   const registry = new Registry();
   const p = METRIC_PREFIX;
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: p });
+  if (options.defaultMetrics) {
+    collectDefaultMetrics({ register: registry, prefix: p });
+    // prom-client names a few gauges `*_total` (active handles...), which Prometheus conventions reserve
+    // for counters (promtool flags them); those are dropped.
+    for (const metric of registry.getMetricsAsArray()) {
+      const type = (metric as unknown as { type?: string }).type;
+      if (metric.name.endsWith('_total') && type !== 'counter') registry.removeSingleMetric(metric.name);
+    }
+  }
   const requests = new Counter({
     name: `${p}requests_total`,
     help: 'Requests handled by the sidecar, by direction, source and destination service, route, status and failure reason.',
