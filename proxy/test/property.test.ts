@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { Client } from 'undici';
 import { extractParent, parseTracestate } from '../src/context.ts';
@@ -38,19 +39,18 @@ test('any body, any framing: the app receives exactly the bytes the client sent 
       fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 8 }),
       async (body, method, chunked, splits) => {
         const bytes = Buffer.from(body);
-        let payload: Buffer | AsyncIterable<Buffer> = bytes;
+        let payload: Buffer | Readable = bytes;
         if (chunked) {
-          payload = (async function* () {
-            let at = 0;
-            let i = 0;
-            while (at < bytes.length) {
-              const size = splits[i++ % splits.length] as number;
-              yield bytes.subarray(at, at + size);
-              at += size;
-            }
-          })();
+          // A stream of unknown length goes out chunked, one chunk per piece.
+          const pieces: Buffer[] = [];
+          for (let at = 0, i = 0; at < bytes.length; i++) {
+            const size = splits[i % splits.length] as number;
+            pieces.push(bytes.subarray(at, at + size));
+            at += size;
+          }
+          payload = Readable.from(pieces, { objectMode: false });
         }
-        const res = await client.request({ path: '/p', method: method as 'POST', headers: { host: 'prop' }, body: payload });
+        const res = await client.request({ path: '/p', method, headers: { host: 'prop' }, body: payload });
         const text = await res.body.text();
         assert.equal(res.statusCode, 200);
         assert.equal(text, digest(bytes));
