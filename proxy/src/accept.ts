@@ -126,6 +126,14 @@ export function createAcceptServer(options: AcceptOptions): http.Server {
       options.onRejected(direction, 400, 'bad_request', 'request target');
       return;
     }
+    const te = incoming.headers['transfer-encoding'];
+    if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
+      // Only `chunked` is a framing both ends agree on; codings stacked in front of it (identity, gzip)
+      // are how parsers have been made to disagree (RFC 9112 §6.1). Refuse rather than re-frame.
+      reject(res, new MeshError('bad_request', `unsupported Transfer-Encoding ${JSON.stringify(te.slice(0, 100))}: only "chunked" is accepted`));
+      options.onRejected(direction, 400, 'bad_request', 'transfer-encoding');
+      return;
+    }
     const connection = incoming.headers.connection;
     const connectionTokens = connection === undefined ? null : new Set(connection.toLowerCase().split(',').map((t) => t.trim()));
     const headers: string[] = [];
