@@ -138,7 +138,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     const recorder = record({
       tracer: t,
       metrics: () => (telemetry().metrics ? metrics : null),
-      accessLog: () => (telemetry().accessLog ? accessLog : null),
+      accessLog: () => (telemetry().accessLog ? (accessLog ??= createAccessLog(options.accessLogDestination ?? 1, (n) => metrics.telemetryDropped('logs', n))) : null),
       localService: () => current().service,
       inflight,
     });
@@ -196,7 +196,6 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       onDrop: (n) => metrics.telemetryDropped('spans', n),
       ...options.tracerOptions,
     });
-    accessLog = createAccessLog(options.accessLogDestination ?? 1, (n) => metrics.telemetryDropped('logs', n));
     const stacks = buildStacks(tracer, cfg.service);
     const common = {
       maxHeaderBytes: cfg.limits.maxHeaderBytes,
