@@ -89,7 +89,7 @@ export function App() {
           ))}
         </nav>
         <div className="topbar-right">
-          <WindowPicker />
+          {['/', '/failures', '/traces'].includes(location.pathname) ? <WindowPicker /> : null}
           <LiveStatus />
           <button
             type="button"

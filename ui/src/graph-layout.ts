@@ -7,6 +7,14 @@ export const NODE_HEIGHT = 74;
 /** Room ELK keeps for an edge's label (rate · errors · p99 on two lines). */
 export const EDGE_LABEL_WIDTH = 132;
 export const EDGE_LABEL_HEIGHT = 34;
+/**
+ * Above this many services the graph is drawn compact: smaller boxes (name and one line of numbers),
+ * no room reserved for edge labels (only troubled or selected calls show one), tighter spacing — so 50
+ * services fit a screen at a zoom where names stay legible.
+ */
+export const COMPACT_ABOVE = 16;
+export const COMPACT_NODE_WIDTH = 158;
+export const COMPACT_NODE_HEIGHT = 44;
 const GAP = 28;
 
 export interface Point {
@@ -24,6 +32,8 @@ export interface EdgeRoute {
   label: Point;
 }
 export interface Layout {
+  /** Drawn compact (see COMPACT_ABOVE). */
+  compact: boolean;
   nodes: Map<string, NodeBox>;
   /** Routes of the edges ELK laid out; an edge added later has none and is drawn as a curve. */
   edges: Map<string, EdgeRoute>;
@@ -48,7 +58,9 @@ function loadElk(): Promise<ElkApi> {
 }
 
 /** Lays the whole graph out. Input order is kept where ELK has a free choice, so the same graph lays out the same way. */
-export async function layoutGraph(input: LayoutInput): Promise<Layout> {
+export async function layoutGraph(input: LayoutInput, compact = input.nodes.length > COMPACT_ABOVE): Promise<Layout> {
+  const width = compact ? COMPACT_NODE_WIDTH : NODE_WIDTH;
+  const height = compact ? COMPACT_NODE_HEIGHT : NODE_HEIGHT;
   const known = new Set(input.nodes.map((n) => n.service));
   const nodes = [...input.nodes].sort((a, b) => Number(b.entry) - Number(a.entry) || a.service.localeCompare(b.service));
   const edges = input.edges.filter((e) => known.has(e.from) && known.has(e.to)).sort((a, b) => a.id.localeCompare(b.id));
@@ -58,9 +70,9 @@ export async function layoutGraph(input: LayoutInput): Promise<Layout> {
       'elk.algorithm': 'layered',
       'elk.direction': 'RIGHT',
       'elk.edgeRouting': 'ORTHOGONAL',
-      'elk.layered.spacing.nodeNodeBetweenLayers': '72',
-      'elk.layered.spacing.edgeNodeBetweenLayers': '24',
-      'elk.spacing.nodeNode': '30',
+      'elk.layered.spacing.nodeNodeBetweenLayers': compact ? '56' : '72',
+      'elk.layered.spacing.edgeNodeBetweenLayers': compact ? '16' : '24',
+      'elk.spacing.nodeNode': compact ? '14' : '30',
       'elk.spacing.edgeEdge': '14',
       'elk.spacing.edgeLabel': '4',
       'elk.edgeLabels.placement': 'CENTER',
@@ -72,8 +84,8 @@ export async function layoutGraph(input: LayoutInput): Promise<Layout> {
     },
     children: nodes.map((n) => ({
       id: n.service,
-      width: NODE_WIDTH,
-      height: NODE_HEIGHT,
+      width,
+      height,
       // Services that take requests from outside the mesh start the flow on the left.
       ...(n.entry ? { layoutOptions: { 'elk.layered.layering.layerConstraint': 'FIRST' } } : {}),
     })),
@@ -81,13 +93,13 @@ export async function layoutGraph(input: LayoutInput): Promise<Layout> {
       id: e.id,
       sources: [e.from],
       targets: [e.to],
-      labels: [{ id: `${e.id}#label`, text: e.id, width: EDGE_LABEL_WIDTH, height: EDGE_LABEL_HEIGHT }],
+      ...(compact ? {} : { labels: [{ id: `${e.id}#label`, text: e.id, width: EDGE_LABEL_WIDTH, height: EDGE_LABEL_HEIGHT }] }),
     })),
   };
   const result = await (await loadElk()).layout(graph);
-  const layout: Layout = { nodes: new Map(), edges: new Map() };
+  const layout: Layout = { compact, nodes: new Map(), edges: new Map() };
   for (const child of result.children ?? []) {
-    layout.nodes.set(child.id, { x: child.x ?? 0, y: child.y ?? 0, width: child.width ?? NODE_WIDTH, height: child.height ?? NODE_HEIGHT });
+    layout.nodes.set(child.id, { x: child.x ?? 0, y: child.y ?? 0, width: child.width ?? width, height: child.height ?? height });
   }
   for (const edge of result.edges ?? []) {
     const points: Point[] = [];
@@ -155,7 +167,7 @@ export function mergeLayout(previous: Layout, fresh: Layout): Layout {
       edges.set(id, route);
     }
   }
-  return { nodes, edges };
+  return { compact: previous.compact, nodes, edges };
 }
 
 function overlaps(a: NodeBox, b: NodeBox): boolean {

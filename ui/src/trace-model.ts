@@ -103,7 +103,7 @@ export function ancestors(trace: TraceDetail, spanId: string): string[] {
   const byId = new Map(trace.spans.map((s) => [s.spanId, s]));
   const out: string[] = [];
   let current = byId.get(spanId)?.parentSpanId ?? null;
-  while (current && byId.has(current) && !out.includes(current)) {
+  while (current && current !== spanId && byId.has(current) && !out.includes(current)) {
     out.push(current);
     current = byId.get(current)!.parentSpanId;
   }

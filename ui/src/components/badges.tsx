@@ -15,19 +15,27 @@ export function ReasonBadge({ reason }: { reason: FailureReason }) {
   );
 }
 
-export function OriginBadge({ label = 'origin' }: { label?: string }) {
+export function OriginBadge({ label = 'origin', title }: { label?: string; title?: string }) {
   return (
-    <span className="badge origin-badge" data-testid="origin-badge">
+    <span className="badge origin-badge" data-testid="origin-badge" title={title ?? 'The failure started here'}>
       <span aria-hidden="true">◆ </span>
       {label}
     </span>
   );
 }
 
-export function PropagatedBadge() {
+/** `compact`: an arrow for waterfall rows (the row's colour says the rest), with the word for screen readers. */
+export function PropagatedBadge({ compact = false }: { compact?: boolean }) {
   return (
-    <span className="badge propagated-badge" title="This span failed only because something it called failed.">
-      propagated
+    <span className="badge propagated-badge" title="Propagated: this span failed only because something it called failed." data-testid="propagated-badge">
+      {compact ? (
+        <>
+          <span aria-hidden="true">↑</span>
+          <span className="visually-hidden">propagated</span>
+        </>
+      ) : (
+        'propagated'
+      )}
     </span>
   );
 }

@@ -13,17 +13,19 @@ import {
   ReactFlow,
   ReactFlowProvider,
   getBezierPath,
+  getViewportForBounds,
   useReactFlow,
+  useStore,
   type Edge,
   type EdgeProps,
   type Node,
   type NodeProps,
 } from '@xyflow/react';
-import { memo, useEffect, useMemo } from 'react';
+import { memo, useEffect, useMemo, useState } from 'react';
 import type { GraphEdge, GraphNode, GraphResponse } from '@meshlet/wire';
 import { useResolvedTheme } from '../theme.ts';
 import { formatMs, formatPercent, formatRate } from '../format.ts';
-import { NODE_HEIGHT, NODE_WIDTH, type Layout, type Point } from '../graph-layout.ts';
+import type { Layout, Point } from '../graph-layout.ts';
 
 export type Selection = { kind: 'node'; id: string } | { kind: 'edge'; id: string } | null;
 
@@ -47,6 +49,7 @@ export function nodeRole(node: GraphNode): 'origin' | 'propagated' | null {
 
 interface ServiceData extends Record<string, unknown> {
   node: GraphNode;
+  compact: boolean;
   selected: boolean;
   dimmed: boolean;
   onSelect: (selection: Selection) => void;
@@ -55,6 +58,9 @@ interface CallData extends Record<string, unknown> {
   edge: GraphEdge;
   route: { points: Point[]; label: Point } | undefined;
   width: number;
+  /** Whether the label is drawn (always, unless the graph is compact and the call is healthy and not selected). */
+  showLabel: boolean;
+  compact: boolean;
   selected: boolean;
   dimmed: boolean;
   onSelect: (selection: Selection) => void;
@@ -80,7 +86,7 @@ const ServiceBox = memo(function ServiceBox({ data }: NodeProps<ServiceNode>) {
   const role = nodeRole(n);
   return (
     <div
-      className={`svc-node health-${n.health}${role ? ` role-${role}` : ''}${data.selected ? ' selected' : ''}${data.dimmed ? ' dimmed' : ''}`}
+      className={`svc-node health-${n.health}${role ? ` role-${role}` : ''}${data.compact ? ' compact' : ''}${data.selected ? ' selected' : ''}${data.dimmed ? ' dimmed' : ''}`}
       data-testid="graph-node"
       data-service={n.service}
       data-role={role ?? 'none'}
@@ -100,14 +106,21 @@ const ServiceBox = memo(function ServiceBox({ data }: NodeProps<ServiceNode>) {
               ⇥
             </span>
           ) : null}
-          <span className="svc-name">{n.service}</span>
-          {role === 'origin' ? (
-            <span className="svc-origin" title={`${n.originFailures} failures started in ${n.service}`}>
-              ◆ origin {n.originFailures}
+          <span className="svc-name" title={n.service}>
+            {n.service}
+          </span>
+          {n.dropsContext ? (
+            <span className="svc-warn" title="Calls out without propagating trace context">
+              ⚠
             </span>
-          ) : role === 'propagated' ? (
-            <span className="svc-propagated" title={`${n.service} only passed on failures that started in services it calls`}>
-              passes on {n.propagatedFailures}
+          ) : null}
+          {data.compact && role === 'origin' ? (
+            <span className="svc-origin" title={`origin of ${n.originFailures} failures`}>
+              ◆ {n.originFailures}
+            </span>
+          ) : data.compact && role === 'propagated' ? (
+            <span className="svc-propagated" title={`passes on ${n.propagatedFailures} failures`}>
+              ↑ {n.propagatedFailures}
             </span>
           ) : null}
         </span>
@@ -121,11 +134,23 @@ const ServiceBox = memo(function ServiceBox({ data }: NodeProps<ServiceNode>) {
             <span className="muted">no spans of its own</span>
           )}
         </span>
+        {data.compact ? null : (
         <span className="svc-meta">
-          {n.versions.length > 1 ? n.versions.join(' / ') : n.versions[0] ?? ''}
-          {n.pods > 0 ? ` · ${n.pods} pod${n.pods === 1 ? '' : 's'}` : ''}
-          {n.dropsContext ? <span className="svc-warn" title="Calls out without propagating trace context"> · ⚠ context</span> : null}
+          {role === 'origin' ? (
+            <span className="svc-origin" title={`${n.originFailures} failures started in ${n.service}`}>
+              ◆ origin of {n.originFailures}
+            </span>
+          ) : role === 'propagated' ? (
+            <span className="svc-propagated" title={`${n.service} only passed on failures that started in services it calls`}>
+              passes on {n.propagatedFailures}
+            </span>
+          ) : null}
+          <span className="svc-meta-text">
+            {n.versions.length > 1 ? n.versions.join(' / ') : (n.versions[0] ?? '')}
+            {n.pods > 0 ? ` · ${n.pods} pod${n.pods === 1 ? '' : 's'}` : ''}
+          </span>
         </span>
+        )}
       </button>
       <Handle type="source" position={Position.Right} isConnectable={false} />
     </div>
@@ -189,10 +214,11 @@ const CallLine = memo(function CallLine(props: EdgeProps<CallEdge>) {
         interactionWidth={16}
         {...(props.markerEnd ? { markerEnd: props.markerEnd } : {})}
       />
+      {data.showLabel ? (
       <EdgeLabelRenderer>
         <button
           type="button"
-          className={`edge-label nodrag nopan ${className}`}
+          className={`edge-label nodrag nopan ${className}${data.compact ? ' compact' : ''}`}
           style={{ transform: `translate(-50%, -50%) translate(${label.x}px, ${label.y}px)` }}
           data-testid="graph-edge"
           data-edge={e.id}
@@ -204,9 +230,10 @@ const CallLine = memo(function CallLine(props: EdgeProps<CallEdge>) {
           <span>
             {formatRate(e.ratePerSecond)} · <span className={e.errorRate > 0 ? 'err' : ''}>{formatPercent(e.errorRate)}</span>
           </span>
-          <span>p99 {formatMs(e.p99Ms)}</span>
+          {data.compact ? null : <span>p99 {formatMs(e.p99Ms)}</span>}
         </button>
       </EdgeLabelRenderer>
+      ) : null}
     </>
   );
 });
@@ -263,13 +290,15 @@ function Canvas({ graph, layout, selection, onSelect, fitSignal, label }: GraphC
             id: n.service,
             type: 'service' as const,
             position: { x: box.x, y: box.y },
-            width: NODE_WIDTH,
-            height: NODE_HEIGHT,
+            width: box.width,
+            height: box.height,
             draggable: false,
             selectable: false,
             focusable: false,
+            style: { width: box.width, height: box.height },
             data: {
               node: n,
+              compact: layout.compact,
               selected: selection?.kind === 'node' && selection.id === n.service,
               dimmed: related !== null && !related.has(n.service),
               onSelect,
@@ -282,6 +311,8 @@ function Canvas({ graph, layout, selection, onSelect, fitSignal, label }: GraphC
 
   const edges = useMemo<CallEdge[]>(() => {
     const maxRate = Math.max(0.001, ...graph.edges.map((e) => e.ratePerSecond));
+    // Busier calls draw thicker, on a log scale so one hot path does not make the rest hairlines.
+    const strokeWidth = (e: GraphEdge): number => 1.5 + 3.5 * (Math.log1p(e.ratePerSecond) / Math.log1p(maxRate));
     return graph.edges
       .filter((e) => layout.nodes.has(e.from) && layout.nodes.has(e.to))
       .map((e) => ({
@@ -291,11 +322,18 @@ function Canvas({ graph, layout, selection, onSelect, fitSignal, label }: GraphC
         type: 'call' as const,
         selectable: false,
         focusable: false,
-        markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16, color: HEALTH_COLOURS[e.health] ?? '#888' },
+        // Marker size is in stroke widths: keep the arrowhead ~12 px whatever the line's width.
+        markerEnd: { type: MarkerType.ArrowClosed, width: 48 / strokeWidth(e), height: 48 / strokeWidth(e), color: HEALTH_COLOURS[e.health] ?? '#888' },
         data: {
           edge: e,
           route: layout.edges.get(e.id),
-          width: 1.5 + 3.5 * (Math.log1p(e.ratePerSecond) / Math.log1p(maxRate)),
+          width: strokeWidth(e),
+          compact: layout.compact,
+          showLabel:
+            !layout.compact ||
+            e.health === 'failing' ||
+            e.health === 'degraded' ||
+            (related !== null && related.has(`edge:${e.id}`)),
           selected: selection?.kind === 'edge' && selection.id === e.id,
           dimmed: related !== null && !related.has(`edge:${e.id}`),
           onSelect,
@@ -303,20 +341,37 @@ function Canvas({ graph, layout, selection, onSelect, fitSignal, label }: GraphC
       }));
   }, [graph, layout, selection, related, onSelect]);
 
+  // Fit the laid-out graph into the pane once the pane has a size, and again after a tidy layout;
+  // never on live updates. Computed from the layout itself, so it does not wait for DOM measurement.
+  // Zoomed far out, boxes show only names (in a larger font) and the origin marks.
+  const zoom = useStore((state) => state.transform[2]);
+  const far = zoom < 0.62;
+  // The overview map only helps once the user zoomed in past the fitted view (it would cover the graph otherwise).
+  const [fitZoom, setFitZoom] = useState(1);
+  const paneWidth = useStore((state) => state.width);
+  const paneHeight = useStore((state) => state.height);
+  const sized = paneWidth > 0 && paneHeight > 0;
   useEffect(() => {
-    if (fitSignal) void flow.fitView({ padding: 0.08, duration: 200 });
-  }, [fitSignal, flow]);
+    if (!sized) return;
+    const boxes = [...layout.nodes.values()];
+    if (boxes.length === 0) return;
+    const x = Math.min(...boxes.map((b) => b.x));
+    const y = Math.min(...boxes.map((b) => b.y));
+    const width = Math.max(...boxes.map((b) => b.x + b.width)) - x;
+    const height = Math.max(...boxes.map((b) => b.y + b.height)) - y;
+    const viewport = getViewportForBounds({ x, y, width, height }, paneWidth, paneHeight, 0.15, 1.1, 0.06);
+    setFitZoom(viewport.zoom);
+    void flow.setViewport(viewport);
+  }, [sized, fitSignal]);
 
   return (
-    <div className="graph-canvas" role="region" aria-label={label} data-testid="graph-canvas">
+    <div className={`graph-canvas${far ? ' zoom-far' : ''}`} role="region" aria-label={label} data-testid="graph-canvas">
       <ReactFlow<ServiceNode, CallEdge>
         nodes={nodes}
         edges={edges}
         nodeTypes={nodeTypes}
         edgeTypes={edgeTypes}
         colorMode={theme}
-        fitView
-        fitViewOptions={{ padding: 0.08, maxZoom: 1.1 }}
         minZoom={0.15}
         maxZoom={2.5}
         nodesDraggable={false}
@@ -327,10 +382,11 @@ function Canvas({ graph, layout, selection, onSelect, fitSignal, label }: GraphC
         onlyRenderVisibleElements={false}
         proOptions={{ hideAttribution: true }}
         onPaneClick={() => onSelect(null)}
+        onEdgeClick={(_event, edge) => onSelect(selection?.kind === 'edge' && selection.id === edge.id ? null : { kind: 'edge', id: edge.id })}
         zoomOnDoubleClick={false}
       >
         <Controls showInteractive={false} position="bottom-left" />
-        {graph.nodes.length > 12 ? (
+        {graph.nodes.length > 12 && zoom > fitZoom * 1.2 ? (
           <MiniMap<ServiceNode>
             pannable
             zoomable

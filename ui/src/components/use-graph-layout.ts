@@ -23,7 +23,8 @@ export function useGraphLayout(graph: LayoutInput | undefined): GraphLayoutState
 
   const run = useCallback((input: LayoutInput, keep: boolean) => {
     const mine = ++sequence.current;
-    layoutGraph(input)
+    // Growing past the compact threshold keeps the drawing style until the user tidies the layout.
+    layoutGraph(input, keep && current.current ? current.current.compact : undefined)
       .then((fresh) => {
         if (mine !== sequence.current) return;
         const next = keep && current.current ? mergeLayout(current.current, fresh) : fresh;

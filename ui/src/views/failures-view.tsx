@@ -42,7 +42,7 @@ export function FailuresView() {
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter failure points">
         <label>
           origin service
-          <select data-search value={service} onChange={(e) => setFilter('service', e.target.value)}>
+          <select data-search name="service" value={service} onChange={(e) => setFilter('service', e.target.value)}>
             <option value="">any</option>
             {(services.data?.services ?? []).map((s) => (
               <option key={s.name} value={s.name}>
@@ -54,7 +54,7 @@ export function FailuresView() {
         </label>
         <label>
           reason
-          <select value={reason} onChange={(e) => setFilter('reason', e.target.value)}>
+          <select name="reason" value={reason} onChange={(e) => setFilter('reason', e.target.value)}>
             <option value="">any</option>
             {FAILURE_REASONS.map((r) => (
               <option key={r} value={r}>

@@ -254,21 +254,32 @@ function TraceBody({
                       </span>
                       <span className="span-name">{s.name}</span>
                       <span className="span-kind">{s.kind}</span>
-                      {s.attributes['meshlet.retry.attempt'] !== undefined ? <span className="badge">attempt {renderValue(s.attributes['meshlet.retry.attempt'])}</span> : null}
+                      {s.attributes['meshlet.retry.attempt'] !== undefined ? <span className="badge">#{renderValue(s.attributes['meshlet.retry.attempt'])}</span> : null}
                       {row.orphan ? <span className="badge" title="Its parent span is not in this trace (lost or late)">orphan</span> : null}
                     </button>
-                    {isOrigin ? <OriginBadge /> : isPath ? <PropagatedBadge /> : null}
-                    {s.recovered ? (
-                      <span className="badge recovered" title="This attempt failed but a retry recovered the request">
-                        recovered
-                      </span>
-                    ) : null}
-                    {s.attributes['meshlet.fault.injected'] === true ? <span className="badge fault">fault injected</span> : null}
-                    {s.reason && (isOrigin || s.status.code === 'error') ? <ReasonBadge reason={s.reason} /> : null}
+                    <span className="span-marks">
+                      {isOrigin ? (
+                        <OriginBadge {...(s.reason ? { title: `The failure started here: ${s.reason.replace(/_/g, ' ')}` } : {})} />
+                      ) : isPath ? (
+                        <PropagatedBadge compact />
+                      ) : s.status.code === 'error' && s.reason ? (
+                        <ReasonBadge reason={s.reason} />
+                      ) : null}
+                      {s.recovered ? (
+                        <span className="badge recovered" title="This attempt failed but a retry recovered the request">
+                          recovered
+                        </span>
+                      ) : null}
+                      {s.attributes['meshlet.fault.injected'] === true ? <span className="badge fault">fault</span> : null}
+                    </span>
                   </div>
                   <div className="span-timeline">
                     <div className="span-bar" style={{ left: `${left}%`, width: `${width}%`, ['--hue' as string]: serviceHue(s.service) }} />
-                    <span className="span-duration" style={left + width > 80 ? { right: `${100 - left + 0.5}%` } : { left: `${left + width + 0.5}%` }}>
+                    {/* The duration sits right of the bar, or inside its end when the bar reaches the right edge. */}
+                    <span
+                      className={`span-duration${left + width > 82 ? ' inside' : ''}`}
+                      style={left + width > 82 ? { right: `${Math.max(0, 100 - left - width) + 0.4}%` } : { left: `${left + width + 0.5}%` }}
+                    >
                       {formatMs(s.durationMs)}
                     </span>
                   </div>
