@@ -39,7 +39,7 @@ export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> 
   } catch (err) {
     if (signal?.aborted) throw err;
     throw new ApiFailure(
-      `Cannot reach the collector at ${location.origin}: is \`meshlet collector\` still running?`,
+      `Cannot reach the collector at ${location.origin}: is meshlet collector still running?`,
       url,
       0,
     );

@@ -9,7 +9,8 @@ import { formatAgo, formatCount } from './format.ts';
 import { useStreamStatus } from './stream.tsx';
 import { ThemeContext, useTheme, type ThemeChoice } from './theme.ts';
 import { windowQuery } from './time-window.ts';
-import { useApi } from './use-api.ts';
+import { HealthContext } from './health.ts';
+import { useApi, type ApiState } from './use-api.ts';
 import { FailuresView } from './views/failures-view.tsx';
 import { GraphView } from './views/graph-view.tsx';
 import { MeshView } from './views/mesh-view.tsx';
@@ -35,6 +36,7 @@ export function App() {
   const location = useLocation();
   const [helpOpen, setHelpOpen] = useState(false);
   const carry = windowQuery(params);
+  const health = useApi<CollectorHealth>(apiUrl(QUERY_API.health), 10_000);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent): void => {
@@ -67,6 +69,7 @@ export function App() {
 
   return (
     <ThemeContext.Provider value={theme.resolved}>
+      <HealthContext.Provider value={health.data}>
       <a className="skip-link" href="#main">
         Skip to content
       </a>
@@ -105,7 +108,7 @@ export function App() {
           </button>
         </div>
       </header>
-      <HealthBanner />
+      <HealthBanner health={health} />
       <main id="main" ref={mainRef}>
         <Routes>
           <Route path="/" element={<GraphView />} />
@@ -119,6 +122,7 @@ export function App() {
         </Routes>
       </main>
       {helpOpen ? <Shortcuts onClose={() => setHelpOpen(false)} /> : null}
+      </HealthContext.Provider>
     </ThemeContext.Provider>
   );
 }
@@ -135,8 +139,8 @@ function LiveStatus() {
 }
 
 /** A banner when the collector is empty or unwell, on every view. */
-function HealthBanner() {
-  const health = useApi<CollectorHealth>(apiUrl(QUERY_API.health), 10_000);
+function HealthBanner({ health }: { health: ApiState<CollectorHealth> }) {
+  const location = useLocation();
   if (health.error && health.data === undefined) {
     return (
       <div className="banner banner-error" role="alert">
@@ -146,14 +150,15 @@ function HealthBanner() {
   }
   const h = health.data;
   if (!h) return null;
-  if (h.spansStored === 0) {
+  // The front page says the same in its own empty state.
+  if (h.spansStored === 0 && location.pathname !== '/') {
     return (
       <div className="banner" role="status" data-testid="no-spans-banner">
         <NoSpansHint />
       </div>
     );
   }
-  if (!h.ok || h.analysisLagMs > 30_000) {
+  if (h.spansStored > 0 && (!h.ok || h.analysisLagMs > 30_000)) {
     return (
       <div className="banner banner-warn" role="status">
         The collector is behind: {formatCount(h.queueDepth)} batches queued, analysis {Math.round(h.analysisLagMs / 1000)} s late

@@ -127,13 +127,19 @@ export async function api<T>(collector: Collector, path: string): Promise<T> {
 }
 
 /**
- * Launches Debian's Chromium headless with a fresh profile and no network beyond loopback.
- * Closed, and its profile removed, when the test ends.
+ * Launches Debian's Chromium headless with a fresh profile (no network is used beyond loopback).
+ * `onCleanup` receives the function that closes it and removes the profile (e.g. `t.after`).
  */
-export async function startBrowser(t: TestContext, options: { colorScheme?: 'light' | 'dark' } = {}): Promise<BrowserContext> {
+export async function startBrowser(onCleanup: (close: () => Promise<void>) => void, options: { colorScheme?: 'light' | 'dark' } = {}): Promise<BrowserContext> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/deps.sh test does)`);
   const profile = await mkdtemp(join(tmpdir(), 'meshlet-ui-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
+  const launched: { context?: BrowserContext } = {};
+  // Registered before launching, so a launch that fails half-way still removes the profile.
+  onCleanup(async () => {
+    await launched.context?.close();
+    await rm(profile, { recursive: true, force: true });
+  });
+  launched.context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -152,11 +158,7 @@ export async function startBrowser(t: TestContext, options: { colorScheme?: 'lig
     timezoneId: 'UTC',
     locale: 'en-GB',
   });
-  t.after(async () => {
-    await context.close();
-    await rm(profile, { recursive: true, force: true });
-  });
-  return context;
+  return launched.context;
 }
 
 /** Fails the test on uncaught page errors and failed API calls the test did not expect. */

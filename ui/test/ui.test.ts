@@ -3,12 +3,25 @@
 // filters, deep links, mesh, load tests, live updates, keyboard, dark theme, empty/error states and a
 // 50-service graph. Screenshots of every view go to ui/test/screenshots/.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import type { Page } from 'playwright-core';
+import { after, test } from 'node:test';
+import type { BrowserContext, Page } from 'playwright-core';
 import { REASON_HINTS, type FailuresResponse, type GraphResponse, type RunsResponse, type TraceDetail, type TraceSearchResponse } from '@meshlet/wire';
 import { api, screenshot, startBrowser, startCollector, watchPage, type Collector } from './harness.ts';
 import { EDGES, RUNS, SERVICES, sendLiveBurst, sendPodStatus, sendShopFixture, type ShopFixture } from './shop-fixture.ts';
 import { WIDE_FAILING, sendWideFixture } from './wide-fixture.ts';
+
+// One Chromium for the whole file (it takes seconds to start on a busy machine); a fresh page per test.
+let browser: Promise<BrowserContext> | undefined;
+let closeBrowser: (() => Promise<void>) | undefined;
+async function newPage(): Promise<Page> {
+  browser ??= startBrowser((fn) => {
+    closeBrowser = fn;
+  });
+  return (await browser).newPage();
+}
+after(async () => {
+  await closeBrowser?.();
+});
 
 /** Retries `check` until it stops throwing (or `timeoutMs` passes, then throws its last error). */
 async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 20_000, what = 'condition'): Promise<T> {
@@ -64,8 +77,8 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
   const fixture: ShopFixture = await sendShopFixture(collector.otlpUrl, Date.now());
   assert.ok(fixture.paymentsFailures.length >= 5 && fixture.noEndpointsFailures.length >= 5, 'the fixture has failures of both kinds');
   await waitForShop(collector);
-  const browser = await startBrowser(t);
-  const page = await browser.newPage();
+  const page = await newPage();
+  t.after(() => page.close());
   const watch = watchPage(page);
   const base = collector.httpUrl;
 
@@ -296,15 +309,18 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     await page.goto(`${base}/`);
     await page.locator('[data-testid=graph-node]').first().waitFor();
     await eventually(async () => assert.equal(await page.locator('.live-live').count(), 1, 'stream connected'), 10_000);
-    const before = await nodeBoxes(page);
+    // Positions in graph coordinates (React Flow's node transforms), independent of the page around the canvas.
+    const positions = (): Promise<Record<string, string>> =>
+      page.locator('.react-flow__node').evaluateAll((els) => Object.fromEntries(els.map((e) => [e.getAttribute('data-id') ?? '', (e as HTMLElement).style.transform])));
+    const before = await positions();
+    const viewport = await page.locator('.react-flow__viewport').evaluate((e) => (e as HTMLElement).style.transform);
     await sendLiveBurst(collector.otlpUrl, Date.now());
     await page.locator('[data-testid=graph-node][data-service="search"]').waitFor({ timeout: 60_000 });
-    const after = await nodeBoxes(page);
-    for (const [service, box] of before) {
-      const now = after.get(service)!;
-      assert.ok(Math.abs(now.x - box.x) < 1 && Math.abs(now.y - box.y) < 1, `${service} moved from ${box.x},${box.y} to ${now.x},${now.y}`);
-    }
-    for (const [a, boxA] of after) if (a !== 'search') assert.ok(!overlap(boxA, after.get('search')!), `search overlaps ${a}`);
+    const after = await positions();
+    for (const [service, transform] of Object.entries(before)) assert.equal(after[service], transform, `${service} moved`);
+    assert.equal(await page.locator('.react-flow__viewport').evaluate((e) => (e as HTMLElement).style.transform), viewport, 'the view did not jump');
+    const boxes = await nodeBoxes(page);
+    for (const [a, boxA] of boxes) if (a !== 'search') assert.ok(!overlap(boxA, boxes.get('search')!), `search overlaps ${a}`);
     await screenshot(page, 'graph-live');
   });
 
@@ -362,12 +378,12 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
 
 test('an empty collector says how to get spans in', async (t) => {
   const collector = await startCollector(t);
-  const browser = await startBrowser(t);
-  const page = await browser.newPage();
+  const page = await newPage();
+  t.after(() => page.close());
   await page.goto(`${collector.httpUrl}/`);
   const empty = page.locator('[data-testid=empty-state]');
   await empty.waitFor();
-  assert.match((await empty.textContent()) ?? '', /No spans yet — is the mesh sending to :4318\?/);
+  await eventually(async () => assert.match((await empty.textContent()) ?? '', /No spans yet — is the mesh sending to :4318\?/));
   await screenshot(page, 'empty');
   for (const view of ['failures', 'traces', 'mesh', 'runs']) {
     await page.goto(`${collector.httpUrl}/${view}`);
@@ -387,8 +403,8 @@ test('a 50-service graph stays readable', async (t) => {
     90_000,
     'collector analysed the 50-service fixture',
   );
-  const browser = await startBrowser(t);
-  const page = await browser.newPage();
+  const page = await newPage();
+  t.after(() => page.close());
   await page.goto(`${collector.httpUrl}/`);
   await eventually(async () => assert.equal(await page.locator('[data-testid=graph-node]').count(), 50));
   const boxes = await nodeBoxes(page);

@@ -127,7 +127,7 @@ const ServiceBox = memo(function ServiceBox({ data }: NodeProps<ServiceNode>) {
         <span className="svc-stats">
           {n.requests > 0 ? (
             <>
-              {formatRate(n.ratePerSecond)} · <span className={n.errorRate > 0 ? 'err' : ''}>{formatPercent(n.errorRate)} err</span> · p99{' '}
+              {formatRate(n.ratePerSecond)} · <span className={n.errorRate > 0 ? 'err' : ''}>{formatPercent(n.errorRate)}{data.compact ? '' : ' err'}</span> · p99{' '}
               {formatMs(n.p99Ms)}
             </>
           ) : (
@@ -329,11 +329,8 @@ function Canvas({ graph, layout, selection, onSelect, fitSignal, label }: GraphC
           route: layout.edges.get(e.id),
           width: strokeWidth(e),
           compact: layout.compact,
-          showLabel:
-            !layout.compact ||
-            e.health === 'failing' ||
-            e.health === 'degraded' ||
-            (related !== null && related.has(`edge:${e.id}`)),
+          // Compact graphs have no room reserved for labels: only the calls of the selection get one.
+          showLabel: !layout.compact || (related !== null && related.has(`edge:${e.id}`)),
           selected: selection?.kind === 'edge' && selection.id === e.id,
           dimmed: related !== null && !related.has(`edge:${e.id}`),
           onSelect,

@@ -25,8 +25,11 @@ export function ErrorState({ error, onRetry }: { error: ApiFailure; onRetry?: ()
     <div className="state state-error" role="alert" data-testid="error-state">
       <strong>{error.message}</strong>
       <div className="state-detail">
-        {error.status === 0
-          ? 'Start it with `npx meshlet collector` (or `npx meshlet up` for the whole mesh), then retry.'
+        {error.status === 0 ? (
+          <>
+            Start it with <code>npx meshlet collector</code> (or <code>npx meshlet up</code> for the whole mesh), then retry.
+          </>
+        )
           : error.status >= 500
             ? 'The collector logs the cause on its stderr.'
             : error.param

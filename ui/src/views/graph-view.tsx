@@ -9,6 +9,7 @@ import { formatSelection, GraphCanvas, parseSelection, type Selection } from '..
 import { Empty, ErrorState, Loading, NoSpansHint } from '../components/states.tsx';
 import { useGraphLayout } from '../components/use-graph-layout.ts';
 import { formatAgo, formatCount, formatTime } from '../format.ts';
+import { useCollectorHealth } from '../health.ts';
 import { useStreamEvent, useStreamStatus } from '../stream.tsx';
 import { isStreamWindow, readWindow, windowApiParams, windowQuery } from '../time-window.ts';
 import { useApi } from '../use-api.ts';
@@ -25,6 +26,7 @@ export function GraphView() {
   const graph = useApi<GraphResponse>(apiUrl(QUERY_API.graph, windowApiParams(timeWindow)), refreshMs);
   useStreamEvent('graph', live, (data) => graph.setData(() => data));
   const { layout, error: layoutError, fitSignal, tidy } = useGraphLayout(graph.data);
+  const health = useCollectorHealth();
 
   const select = useCallback(
     (next: Selection) => {
@@ -51,6 +53,8 @@ export function GraphView() {
   }, [selection, select]);
 
   const data = graph.data;
+  // Calls added since the last full layout are drawn as curves; a tidy layout routes them.
+  const stale = data !== undefined && layout !== undefined && data.edges.some((e) => layout.nodes.has(e.from) && layout.nodes.has(e.to) && !layout.edges.has(e.id));
   return (
     <section className="view graph-view">
       <div className="view-header">
@@ -66,7 +70,18 @@ export function GraphView() {
           )}
         </p>
         <div className="view-actions">
-          <button type="button" className="button" onClick={tidy} disabled={!data || data.nodes.length === 0} title="Lay the whole graph out again">
+          {stale ? (
+            <span className="muted small" role="status">
+              New services were placed beside the layout.
+            </span>
+          ) : null}
+          <button
+            type="button"
+            className={`button${stale ? ' primary' : ''}`}
+            onClick={tidy}
+            disabled={!data || data.nodes.length === 0}
+            title="Lay the whole graph out again"
+          >
             Tidy layout
           </button>
         </div>
@@ -80,9 +95,15 @@ export function GraphView() {
               <Loading what="the service graph" />
             )
           ) : data.nodes.length === 0 ? (
-            <Empty title="No calls in this window">
-              {timeWindow.kind === 'lookback' ? <NoSpansHint /> : 'Pick a wider window, or the last 15 minutes, in the header.'}
-            </Empty>
+            health?.spansStored === 0 ? (
+              <Empty title="No spans yet — is the mesh sending to :4318?">
+                <NoSpansHint />
+              </Empty>
+            ) : (
+              <Empty title="No calls in this window">
+                The collector has spans, but none in this window{timeWindow.run ? ` for run ${timeWindow.run}` : ''}. Pick a wider window in the header.
+              </Empty>
+            )
           ) : layoutError ? (
             <div className="state state-error" role="alert">
               {layoutError}

@@ -80,7 +80,7 @@ function RunBody({ detail, runQuery }: { detail: RunDetail; runQuery: string }) 
   const r = detail.run;
   const errorRate = r.requests ? r.errors / r.requests : 0;
   const bucketMs = detail.series.length > 1 ? Math.max(1, detail.series[1]!.tMs - detail.series[0]!.tMs) : 1000;
-  const perSecond = (n: number): number => n / (bucketMs / 1000);
+  const throughput = rebucket(detail.series, bucketMs, 40);
   const reasons = Object.entries(detail.errorsByReason).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0)) as [FailureReason, number][];
   return (
     <>
@@ -143,8 +143,8 @@ function RunBody({ detail, runQuery }: { detail: RunDetail; runQuery: string }) 
           title="Throughput"
           formatValue={formatRate}
           series={[
-            { name: 'requests/s', className: 'series-1', points: detail.series.map((s) => ({ t: s.tMs, v: perSecond(s.requests) })) },
-            { name: 'errors/s', className: 'series-error', points: detail.series.map((s) => ({ t: s.tMs, v: perSecond(s.errors) })) },
+            { name: 'requests/s', className: 'series-1', points: throughput.map((b) => ({ t: b.tMs, v: b.requestsPerSecond })) },
+            { name: 'errors/s', className: 'series-error', points: throughput.map((b) => ({ t: b.tMs, v: b.errorsPerSecond })) },
           ]}
         />
         <LineChart
@@ -200,6 +200,25 @@ function RunGraph({ detail }: { detail: RunDetail }) {
       <GraphCanvas graph={detail.graph} layout={layout} selection={selection} onSelect={select} label={`Service graph of run ${detail.run.runId}`} />
     </div>
   );
+}
+
+/**
+ * Sums counts into at most `maxPoints` buckets so a long run at a low rate is not a saw of 0s and 1s.
+ * (Counts add up exactly; percentiles do not, so the latency chart keeps the collector's buckets.)
+ */
+export function rebucket(series: RunDetail['series'], bucketMs: number, maxPoints: number): { tMs: number; requestsPerSecond: number; errorsPerSecond: number }[] {
+  const factor = Math.max(1, Math.ceil(series.length / maxPoints));
+  const out: { tMs: number; requestsPerSecond: number; errorsPerSecond: number }[] = [];
+  for (let i = 0; i < series.length; i += factor) {
+    const group = series.slice(i, i + factor);
+    const seconds = (bucketMs * group.length) / 1000;
+    out.push({
+      tMs: group[0]!.tMs,
+      requestsPerSecond: group.reduce((sum, b) => sum + b.requests, 0) / seconds,
+      errorsPerSecond: group.reduce((sum, b) => sum + b.errors, 0) / seconds,
+    });
+  }
+  return out;
 }
 
 function Stat({ label, value }: { label: string; value: string }) {
