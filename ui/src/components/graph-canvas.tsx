@@ -135,21 +135,21 @@ const ServiceBox = memo(function ServiceBox({ data }: NodeProps<ServiceNode>) {
           )}
         </span>
         {data.compact ? null : (
-        <span className="svc-meta">
-          {role === 'origin' ? (
-            <span className="svc-origin" title={`${n.originFailures} failures started in ${n.service}`}>
-              ◆ origin of {n.originFailures}
+          <span className="svc-meta">
+            {role === 'origin' ? (
+              <span className="svc-origin" title={`${n.originFailures} failures started in ${n.service}`}>
+                ◆ origin of {n.originFailures}
+              </span>
+            ) : role === 'propagated' ? (
+              <span className="svc-propagated" title={`${n.service} only passed on failures that started in services it calls`}>
+                passes on {n.propagatedFailures}
+              </span>
+            ) : null}
+            <span className="svc-meta-text">
+              {n.versions.length > 1 ? n.versions.join(' / ') : (n.versions[0] ?? '')}
+              {n.pods > 0 ? ` · ${n.pods} pod${n.pods === 1 ? '' : 's'}` : ''}
             </span>
-          ) : role === 'propagated' ? (
-            <span className="svc-propagated" title={`${n.service} only passed on failures that started in services it calls`}>
-              passes on {n.propagatedFailures}
-            </span>
-          ) : null}
-          <span className="svc-meta-text">
-            {n.versions.length > 1 ? n.versions.join(' / ') : (n.versions[0] ?? '')}
-            {n.pods > 0 ? ` · ${n.pods} pod${n.pods === 1 ? '' : 's'}` : ''}
           </span>
-        </span>
         )}
       </button>
       <Handle type="source" position={Position.Right} isConnectable={false} />
@@ -215,24 +215,24 @@ const CallLine = memo(function CallLine(props: EdgeProps<CallEdge>) {
         {...(props.markerEnd ? { markerEnd: props.markerEnd } : {})}
       />
       {data.showLabel ? (
-      <EdgeLabelRenderer>
-        <button
-          type="button"
-          className={`edge-label nodrag nopan ${className}${data.compact ? ' compact' : ''}`}
-          style={{ transform: `translate(-50%, -50%) translate(${label.x}px, ${label.y}px)` }}
-          data-testid="graph-edge"
-          data-edge={e.id}
-          data-health={e.health}
-          aria-label={description}
-          aria-pressed={data.selected}
-          onClick={select}
-        >
-          <span>
-            {formatRate(e.ratePerSecond)} · <span className={e.errorRate > 0 ? 'err' : ''}>{formatPercent(e.errorRate)}</span>
-          </span>
-          {data.compact ? null : <span>p99 {formatMs(e.p99Ms)}</span>}
-        </button>
-      </EdgeLabelRenderer>
+        <EdgeLabelRenderer>
+          <button
+            type="button"
+            className={`edge-label nodrag nopan ${className}${data.compact ? ' compact' : ''}`}
+            style={{ transform: `translate(-50%, -50%) translate(${label.x}px, ${label.y}px)` }}
+            data-testid="graph-edge"
+            data-edge={e.id}
+            data-health={e.health}
+            aria-label={description}
+            aria-pressed={data.selected}
+            onClick={select}
+          >
+            <span>
+              {formatRate(e.ratePerSecond)} · <span className={e.errorRate > 0 ? 'err' : ''}>{formatPercent(e.errorRate)}</span>
+            </span>
+            {data.compact ? null : <span>p99 {formatMs(e.p99Ms)}</span>}
+          </button>
+        </EdgeLabelRenderer>
       ) : null}
     </>
   );
