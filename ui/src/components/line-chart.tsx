@@ -1,6 +1,7 @@
 // A time-series line chart (d3-scale for axes, d3-shape for lines) drawn as SVG at the container's width.
 import { scaleLinear, scaleTime } from 'd3-scale';
 import { line } from 'd3-shape';
+import { CHART_MARGIN, TimeValueAxes } from './axes.tsx';
 import { useWidth } from './use-width.ts';
 
 export interface ChartSeries {
@@ -10,7 +11,7 @@ export interface ChartSeries {
   points: readonly { t: number; v: number }[];
 }
 
-const MARGIN = { top: 10, right: 16, bottom: 26, left: 64 };
+const MARGIN = CHART_MARGIN;
 
 export function LineChart({
   title,
@@ -46,8 +47,6 @@ export function LineChart({
   const path = line<{ t: number; v: number }>()
     .x((p) => x(p.t))
     .y((p) => y(p.v));
-  const xTicks = x.ticks(Math.max(2, Math.floor(width / 110)));
-  const xFormat = x.tickFormat();
   return (
     <figure className="chart" ref={ref}>
       <figcaption>
@@ -62,19 +61,7 @@ export function LineChart({
         </span>
       </figcaption>
       <svg width={width} height={height} role="img" aria-label={title}>
-        {y.ticks(4).map((v) => (
-          <g key={v} className="grid">
-            <line x1={MARGIN.left} x2={width - MARGIN.right} y1={y(v)} y2={y(v)} />
-            <text x={MARGIN.left - 6} y={y(v)} dy="0.32em" textAnchor="end">
-              {formatValue(v)}
-            </text>
-          </g>
-        ))}
-        {xTicks.map((t) => (
-          <text key={t.getTime()} className="axis-label" x={x(t)} y={height - 8} textAnchor="middle">
-            {xFormat(t)}
-          </text>
-        ))}
+        <TimeValueAxes x={x} y={y} width={width} height={height} formatValue={formatValue} />
         {series.map((s) => (
           <g key={s.name} className={`series ${s.className}`}>
             <path d={path([...s.points]) ?? ''} fill="none" />

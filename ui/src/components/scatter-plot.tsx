@@ -2,9 +2,10 @@
 import { scaleLinear, scaleTime } from 'd3-scale';
 import type { TraceSummary } from '@meshlet/wire';
 import { formatMs, formatTime } from '../format.ts';
+import { CHART_MARGIN, TimeValueAxes } from './axes.tsx';
 import { useWidth } from './use-width.ts';
 
-const MARGIN = { top: 12, right: 16, bottom: 26, left: 64 };
+const MARGIN = CHART_MARGIN;
 const HEIGHT = 220;
 
 export function DurationScatter({ traces, onOpen }: { traces: readonly TraceSummary[]; onOpen: (traceId: string) => void }) {
@@ -20,7 +21,6 @@ export function DurationScatter({ traces, onOpen }: { traces: readonly TraceSumm
     .domain([0, dMax])
     .nice(4)
     .range([HEIGHT - MARGIN.bottom, MARGIN.top]);
-  const xFormat = x.tickFormat();
   // Failed traces drawn last so they are never hidden under ok ones.
   const ordered = [...traces].sort((a, b) => Number(a.status === 'error') - Number(b.status === 'error'));
   return (
@@ -39,19 +39,7 @@ export function DurationScatter({ traces, onOpen }: { traces: readonly TraceSumm
         </span>
       </figcaption>
       <svg width={width} height={HEIGHT} role="img" aria-label={`Scatter plot of ${traces.length} trace durations; the table below lists the same traces`}>
-        {y.ticks(4).map((v) => (
-          <g key={v} className="grid">
-            <line x1={MARGIN.left} x2={width - MARGIN.right} y1={y(v)} y2={y(v)} />
-            <text x={MARGIN.left - 6} y={y(v)} dy="0.32em" textAnchor="end">
-              {formatMs(v)}
-            </text>
-          </g>
-        ))}
-        {x.ticks(Math.max(2, Math.floor(width / 110))).map((t) => (
-          <text key={t.getTime()} className="axis-label" x={x(t)} y={HEIGHT - 8} textAnchor="middle">
-            {xFormat(t)}
-          </text>
-        ))}
+        <TimeValueAxes x={x} y={y} width={width} height={HEIGHT} formatValue={formatMs} />
         {ordered.map((t) => (
           <circle
             key={t.traceId}

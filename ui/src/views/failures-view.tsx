@@ -1,11 +1,12 @@
 // Failure points (origins aggregated by service, operation and reason), ranked by count, with what they broke.
 import { Link, useSearchParams } from 'react-router';
-import { FAILURE_REASONS, QUERY_API, REASON_HINTS, type FailurePoint, type FailuresResponse, type ServicesResponse } from '@meshlet/wire';
+import { QUERY_API, REASON_HINTS, type FailurePoint, type FailuresResponse, type ServicesResponse } from '@meshlet/wire';
 import { apiUrl } from '../api.ts';
 import { ReasonBadge } from '../components/badges.tsx';
+import { REASON_CHOICES, SelectField, TableHead } from '../components/fields.tsx';
 import { Sparkline } from '../components/sparkline.tsx';
 import { Empty, Loadable } from '../components/states.tsx';
-import { formatAgo, formatCount, formatTime, reasonLabel } from '../format.ts';
+import { formatAgo, formatCount, formatTime } from '../format.ts';
 import { useStreamEvent, useStreamStatus } from '../stream.tsx';
 import { isStreamWindow, readWindow, windowApiParams, windowQuery } from '../time-window.ts';
 import { useApi } from '../use-api.ts';
@@ -40,29 +41,15 @@ export function FailuresView() {
         <p className="subtitle">Where failed requests started, ranked by how often. Services that only passed a failure on are listed with it, not as causes.</p>
       </div>
       <form className="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter failure points">
-        <label>
-          origin service
-          <select data-search name="service" value={service} onChange={(e) => setFilter('service', e.target.value)}>
-            <option value="">any</option>
-            {(services.data?.services ?? []).map((s) => (
-              <option key={s.name} value={s.name}>
-                {s.name}
-              </option>
-            ))}
-            {service && !services.data?.services.some((s) => s.name === service) ? <option value={service}>{service}</option> : null}
-          </select>
-        </label>
-        <label>
-          reason
-          <select name="reason" value={reason} onChange={(e) => setFilter('reason', e.target.value)}>
-            <option value="">any</option>
-            {FAILURE_REASONS.map((r) => (
-              <option key={r} value={r}>
-                {reasonLabel(r)}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField
+          label="origin service"
+          name="service"
+          value={service}
+          choices={(services.data?.services ?? []).map((s) => s.name)}
+          onChange={(v) => setFilter('service', v)}
+          search
+        />
+        <SelectField label="reason" name="reason" value={reason} choices={REASON_CHOICES} onChange={(v) => setFilter('reason', v)} />
         {service || reason ? (
           <button type="button" className="button ghost" onClick={() => setParams(new URLSearchParams(windowQuery(params).slice(1)))}>
             Clear filters
@@ -89,20 +76,7 @@ export function FailureTable({ points, carry }: { points: readonly FailurePoint[
   return (
     <div className="table-wrap">
       <table className="table failures-table" data-testid="failures-table">
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">started in</th>
-            <th scope="col">reason</th>
-            <th scope="col" className="num">
-              count
-            </th>
-            <th scope="col">over the window</th>
-            <th scope="col">seen</th>
-            <th scope="col">broke</th>
-            <th scope="col">examples</th>
-          </tr>
-        </thead>
+        <TableHead columns={['#', 'started in', 'reason', { label: 'count', num: true }, 'over the window', 'seen', 'broke', 'examples']} />
         <tbody>
           {points.map((p, i) => (
             <tr key={p.id} data-testid="failure-row" data-point={p.id}>

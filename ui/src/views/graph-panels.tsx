@@ -5,19 +5,11 @@ import { QUERY_API, REASON_HINTS, type FailureReason, type FailuresResponse, typ
 import { apiUrl } from '../api.ts';
 import { HealthBadge, ReasonBadge } from '../components/badges.tsx';
 import { nodeRole, type Selection } from '../components/graph-canvas.tsx';
+import { RedStats, Stat } from '../components/stats.tsx';
 import { ErrorState, Loading } from '../components/states.tsx';
 import { formatAgo, formatBytes, formatCount, formatMs, formatPercent, formatRate } from '../format.ts';
 import { readWindow, windowApiParams, windowQuery } from '../time-window.ts';
 import { useApi } from '../use-api.ts';
-
-function Stat({ label, value, tone }: { label: string; value: string; tone?: 'bad' | 'warn' | undefined }) {
-  return (
-    <div className={`stat${tone ? ` stat-${tone}` : ''}`}>
-      <dt>{label}</dt>
-      <dd>{value}</dd>
-    </div>
-  );
-}
 
 /** Links keep the time window; `extra` adds the view's own parameters. */
 function withWindow(path: string, carry: string, extra: Record<string, string> = {}): string {
@@ -73,16 +65,10 @@ export function NodePanel({ service, graph, onSelect }: { service: string; graph
           <code>traceparent</code> header from the request it is serving.
         </p>
       ) : null}
-      <dl className="stats">
-        <Stat label="requests" value={formatCount(node.requests)} />
-        <Stat label="rate" value={formatRate(node.ratePerSecond)} />
-        <Stat label="errors" value={`${formatCount(node.errors)} (${formatPercent(node.errorRate)})`} tone={node.errorRate > 0.05 ? 'bad' : node.errorRate > 0 ? 'warn' : undefined} />
-        <Stat label="p50" value={formatMs(node.p50Ms)} />
-        <Stat label="p90" value={formatMs(node.p90Ms)} />
-        <Stat label="p99" value={formatMs(node.p99Ms)} />
+      <RedStats figures={node}>
         {node.versions.length > 0 ? <Stat label="versions" value={node.versions.join(', ')} /> : null}
         <Stat label="entry" value={node.entry ? 'yes, called from outside' : 'no'} />
-      </dl>
+      </RedStats>
       <div className="panel-links">
         <Link className="button" to={withWindow('/traces', carry, { service, status: 'error' })}>
           Failed traces
@@ -244,16 +230,10 @@ export function EdgePanel({ edgeId, graph, onSelect }: { edgeId: string; graph: 
           </p>
         )
       ) : null}
-      <dl className="stats">
-        <Stat label="requests" value={formatCount(edge.requests)} />
-        <Stat label="rate" value={formatRate(edge.ratePerSecond)} />
-        <Stat label="errors" value={`${formatCount(edge.errors)} (${formatPercent(edge.errorRate)})`} tone={edge.errorRate > 0.05 ? 'bad' : edge.errorRate > 0 ? 'warn' : undefined} />
-        <Stat label="p50" value={formatMs(edge.p50Ms)} />
-        <Stat label="p90" value={formatMs(edge.p90Ms)} />
-        <Stat label="p99" value={formatMs(edge.p99Ms)} />
+      <RedStats figures={edge}>
         <Stat label="retries" value={formatCount(edge.retries)} />
         <Stat label="recovered by retry" value={formatCount(edge.recovered)} />
-      </dl>
+      </RedStats>
       {reasons.length > 0 ? (
         <>
           <h3>Why calls failed</h3>

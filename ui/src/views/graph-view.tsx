@@ -1,6 +1,6 @@
 // The front page: the live service graph, and beside it where current failures start or the details of
 // the service or call the user picked. Selection and window live in the URL (`?selected=node:payments`).
-import { useCallback, useEffect } from 'react';
+import { useCallback, useEffect, type ReactNode } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { QUERY_API, type FailuresResponse, type GraphResponse } from '@meshlet/wire';
 import { apiUrl } from '../api.ts';
@@ -130,30 +130,24 @@ export function GraphView() {
   );
 }
 
+const LEGEND: readonly { mark: ReactNode; text: string }[] = [
+  { mark: <span className="swatch health-ok" />, text: 'healthy' },
+  { mark: <span className="swatch health-degraded" />, text: 'degraded' },
+  { mark: <span className="swatch health-failing" />, text: 'failing' },
+  { mark: <span className="swatch health-idle" />, text: 'idle' },
+  { mark: <span className="mark-origin">◆ origin</span>, text: 'failures start here' },
+  { mark: <span className="mark-propagated">passes on</span>, text: 'only propagated failures' },
+  { mark: <span className="dash" />, text: 'errors passed back from further down' },
+];
+
 function Legend() {
   return (
     <div className="legend-bar" aria-label="Legend">
-      <span className="legend-item">
-        <span className="swatch health-ok" /> healthy
-      </span>
-      <span className="legend-item">
-        <span className="swatch health-degraded" /> degraded
-      </span>
-      <span className="legend-item">
-        <span className="swatch health-failing" /> failing
-      </span>
-      <span className="legend-item">
-        <span className="swatch health-idle" /> idle
-      </span>
-      <span className="legend-item">
-        <span className="mark-origin">◆ origin</span> failures start here
-      </span>
-      <span className="legend-item">
-        <span className="mark-propagated">passes on</span> only propagated failures
-      </span>
-      <span className="legend-item">
-        <span className="dash" /> errors passed back from further down
-      </span>
+      {LEGEND.map(({ mark, text }) => (
+        <span key={text} className="legend-item">
+          {mark} {text}
+        </span>
+      ))}
     </div>
   );
 }

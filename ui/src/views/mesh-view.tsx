@@ -3,6 +3,7 @@
 import { Link, useSearchParams } from 'react-router';
 import { POD_STATES, QUERY_API, type MeshResponse, type PodView } from '@meshlet/wire';
 import { apiUrl } from '../api.ts';
+import { SelectField, TableHead } from '../components/fields.tsx';
 import { Empty, Loadable } from '../components/states.tsx';
 import { eventLabel, formatAgo, formatBytes, formatTimeMs } from '../format.ts';
 import { useStreamEvent, useStreamStatus } from '../stream.tsx';
@@ -40,24 +41,8 @@ export function MeshView() {
           return (
             <>
               <form className="filters" aria-label="Filter pods" onSubmit={(e) => e.preventDefault()}>
-                <label>
-                  service
-                  <select value={service} onChange={(e) => setFilter('service', e.target.value)}>
-                    <option value="">any</option>
-                    {services.map((s) => (
-                      <option key={s}>{s}</option>
-                    ))}
-                  </select>
-                </label>
-                <label>
-                  state
-                  <select value={state} onChange={(e) => setFilter('state', e.target.value)}>
-                    <option value="">any</option>
-                    {POD_STATES.map((s) => (
-                      <option key={s}>{s}</option>
-                    ))}
-                  </select>
-                </label>
+                <SelectField label="service" name="service" value={service} choices={services} onChange={(v) => setFilter('service', v)} />
+                <SelectField label="state" name="state" value={state} choices={POD_STATES} onChange={(v) => setFilter('state', v)} />
                 <label>
                   pod
                   <input data-search value={pod} placeholder="name contains…" onChange={(e) => setFilter('pod', e.target.value)} />
@@ -79,14 +64,7 @@ export function MeshView() {
               ) : (
                 <div className="table-wrap">
                   <table className="table compact" data-testid="mesh-events">
-                    <thead>
-                      <tr>
-                        <th scope="col">time</th>
-                        <th scope="col">pod</th>
-                        <th scope="col">event</th>
-                        <th scope="col">details</th>
-                      </tr>
-                    </thead>
+                    <TableHead columns={['time', 'pod', 'event', 'details']} />
                     <tbody>
                       {[...events]
                         .sort((a, b) => b.timeMs - a.timeMs)
@@ -126,25 +104,9 @@ function PodTable({ pods }: { pods: PodView[] }) {
   return (
     <div className="table-wrap">
       <table className="table" data-testid="pods-table">
-        <thead>
-          <tr>
-            <th scope="col">pod</th>
-            <th scope="col">service</th>
-            <th scope="col">IP</th>
-            <th scope="col">veth</th>
-            <th scope="col">netns</th>
-            <th scope="col">state</th>
-            <th scope="col">health</th>
-            <th scope="col" className="num">
-              restarts
-            </th>
-            <th scope="col" className="num">
-              CPU
-            </th>
-            <th scope="col">memory</th>
-            <th scope="col">reported</th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={['pod', 'service', 'IP', 'veth', 'netns', 'state', 'health', { label: 'restarts', num: true }, { label: 'CPU', num: true }, 'memory', 'reported']}
+        />
         <tbody>
           {pods.map((p) => {
             const memoryFraction = p.memoryBytes !== undefined && p.memoryLimitBytes ? p.memoryBytes / p.memoryLimitBytes : undefined;

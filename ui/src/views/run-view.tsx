@@ -8,6 +8,7 @@ import { ReasonBadge } from '../components/badges.tsx';
 import { GraphCanvas, formatSelection, parseSelection, type Selection } from '../components/graph-canvas.tsx';
 import { LineChart } from '../components/line-chart.tsx';
 import { Empty, ErrorState, Loading } from '../components/states.tsx';
+import { Stat } from '../components/stats.tsx';
 import { useGraphLayout } from '../components/use-graph-layout.ts';
 import { formatCount, formatDeltaMs, formatMs, formatPercent, formatRate, formatTime } from '../format.ts';
 import { useApi } from '../use-api.ts';
@@ -219,15 +220,6 @@ export function rebucket(series: RunDetail['series'], bucketMs: number, maxPoint
     });
   }
   return out;
-}
-
-function Stat({ label, value }: { label: string; value: string }) {
-  return (
-    <div className="stat">
-      <dt>{label}</dt>
-      <dd>{value}</dd>
-    </div>
-  );
 }
 
 function DiffRow({ label, base, now, delta, text, worseWhenUp }: { label: string; base: string; now: string; delta: number; text: string; worseWhenUp: boolean }) {

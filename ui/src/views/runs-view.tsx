@@ -2,6 +2,7 @@
 import { Link, useSearchParams } from 'react-router';
 import { QUERY_API, type RunsResponse } from '@meshlet/wire';
 import { apiUrl } from '../api.ts';
+import { TableHead } from '../components/fields.tsx';
 import { Empty, Loadable } from '../components/states.tsx';
 import { formatAgo, formatCount, formatMs, formatPercent, formatRate, formatTime } from '../format.ts';
 import { useApi } from '../use-api.ts';
@@ -26,34 +27,14 @@ export function RunsView() {
           ) : (
             <div className="table-wrap">
               <table className="table" data-testid="runs-table">
-                <thead>
-                  <tr>
-                    <th scope="col">run</th>
-                    <th scope="col">started</th>
-                    <th scope="col" className="num">
-                      duration
-                    </th>
-                    <th scope="col" className="num">
-                      requests
-                    </th>
-                    <th scope="col" className="num">
-                      rate
-                    </th>
-                    <th scope="col" className="num">
-                      errors
-                    </th>
-                    <th scope="col" className="num">
-                      p50
-                    </th>
-                    <th scope="col" className="num">
-                      p90
-                    </th>
-                    <th scope="col" className="num">
-                      p99
-                    </th>
-                    <th scope="col">thresholds</th>
-                  </tr>
-                </thead>
+                <TableHead
+                  columns={[
+                    'run',
+                    'started',
+                    ...['duration', 'requests', 'rate', 'errors', 'p50', 'p90', 'p99'].map((label) => ({ label, num: true })),
+                    'thresholds',
+                  ]}
+                />
                 <tbody>
                   {data.runs.map((r) => (
                     <tr key={r.runId} data-testid="run-row" data-run={r.runId}>

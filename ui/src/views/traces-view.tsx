@@ -1,12 +1,13 @@
 // Trace search: every filter of the query API, kept in the URL; results as a duration scatter and a table.
 import { useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
-import { FAILURE_REASONS, QUERY_API, type RunsResponse, type ServicesResponse, type TraceSearchResponse } from '@meshlet/wire';
+import { QUERY_API, type RunsResponse, type ServicesResponse, type TraceSearchResponse } from '@meshlet/wire';
 import { apiUrl } from '../api.ts';
 import { ReasonBadge } from '../components/badges.tsx';
+import { REASON_CHOICES, SelectField, TableHead, type Choice } from '../components/fields.tsx';
 import { DurationScatter } from '../components/scatter-plot.tsx';
 import { Empty, Loadable } from '../components/states.tsx';
-import { formatMs, formatTime, reasonLabel } from '../format.ts';
+import { formatMs, formatTime } from '../format.ts';
 import { useStreamEvent, useStreamStatus } from '../stream.tsx';
 import { isStreamWindow, readWindow, windowApiParams, windowQuery } from '../time-window.ts';
 import { useApi } from '../use-api.ts';
@@ -20,6 +21,11 @@ function readDraft(params: URLSearchParams): Draft {
   const draft = Object.fromEntries(FIELDS.map((f) => [f, params.get(f) ?? ''])) as Record<Field, string>;
   return { ...draft, attr: params.getAll('attr'), run: params.get('run') ?? '' };
 }
+
+const STATUS_CHOICES: readonly Choice[] = [
+  { value: 'error', label: 'failed' },
+  { value: 'ok', label: 'ok' },
+];
 
 /** Problems a person should fix before searching; the collector would answer 400 otherwise. */
 function checkDraft(d: Draft): string[] {
@@ -97,21 +103,9 @@ export function TracesView() {
               </p>
               <div className="table-wrap">
                 <table className="table traces-table" data-testid="traces-table">
-                  <thead>
-                    <tr>
-                      <th scope="col">started</th>
-                      <th scope="col">root</th>
-                      <th scope="col" className="num">
-                        duration
-                      </th>
-                      <th scope="col" className="num">
-                        spans
-                      </th>
-                      <th scope="col">status</th>
-                      <th scope="col">failure started in</th>
-                      <th scope="col">services</th>
-                    </tr>
-                  </thead>
+                  <TableHead
+                    columns={['started', 'root', { label: 'duration', num: true }, { label: 'spans', num: true }, 'status', 'failure started in', 'services']}
+                  />
                   <tbody>
                     {data.traces.map((t) => (
                       <tr key={t.traceId} data-testid="trace-row" data-trace={t.traceId} data-status={t.status} data-duration={t.durationMs}>
@@ -168,18 +162,6 @@ function SearchForm({ initial, onSearch }: { initial: Draft; onSearch: (d: Draft
     setDraft((d) => ({ ...d, attr: [...d.attr, value] }));
     setAttrInput('');
   };
-  const options = (values: readonly string[], current: string) => (
-    <>
-      <option value="">any</option>
-      {values.map((v) => (
-        <option key={v} value={v}>
-          {v}
-        </option>
-      ))}
-      {current && !values.includes(current) ? <option value={current}>{current}</option> : null}
-    </>
-  );
-
   return (
     <form
       className="filters search-form"
@@ -192,43 +174,11 @@ function SearchForm({ initial, onSearch }: { initial: Draft; onSearch: (d: Draft
         if (found.length === 0) onSearch(pending);
       }}
     >
-      <label>
-        service
-        <select data-search name="service" value={draft.service} onChange={(e) => setDraft((d) => ({ ...d, service: e.target.value, operation: '' }))}>
-          {options(serviceNames, draft.service)}
-        </select>
-      </label>
-      <label>
-        operation
-        <select name="operation" value={draft.operation} onChange={(e) => set('operation', e.target.value)} disabled={!draft.service}>
-          {options(operations, draft.operation)}
-        </select>
-      </label>
-      <label>
-        status
-        <select name="status" value={draft.status} onChange={(e) => set('status', e.target.value)}>
-          <option value="">any</option>
-          <option value="error">failed</option>
-          <option value="ok">ok</option>
-        </select>
-      </label>
-      <label>
-        failure started in
-        <select name="originService" value={draft.originService} onChange={(e) => set('originService', e.target.value)}>
-          {options(serviceNames, draft.originService)}
-        </select>
-      </label>
-      <label>
-        reason
-        <select name="reason" value={draft.reason} onChange={(e) => set('reason', e.target.value)}>
-          <option value="">any</option>
-          {FAILURE_REASONS.map((r) => (
-            <option key={r} value={r}>
-              {reasonLabel(r)}
-            </option>
-          ))}
-        </select>
-      </label>
+      <SelectField label="service" name="service" value={draft.service} choices={serviceNames} onChange={(v) => setDraft((d) => ({ ...d, service: v, operation: '' }))} search />
+      <SelectField label="operation" name="operation" value={draft.operation} choices={operations} onChange={(v) => set('operation', v)} disabled={!draft.service} />
+      <SelectField label="status" name="status" value={draft.status} choices={STATUS_CHOICES} onChange={(v) => set('status', v)} />
+      <SelectField label="failure started in" name="originService" value={draft.originService} choices={serviceNames} onChange={(v) => set('originService', v)} />
+      <SelectField label="reason" name="reason" value={draft.reason} choices={REASON_CHOICES} onChange={(v) => set('reason', v)} />
       <label>
         min ms
         <input name="minDurationMs" inputMode="numeric" size={6} value={draft.minDurationMs} onChange={(e) => set('minDurationMs', e.target.value)} placeholder="0" />
@@ -237,12 +187,7 @@ function SearchForm({ initial, onSearch }: { initial: Draft; onSearch: (d: Draft
         max ms
         <input name="maxDurationMs" inputMode="numeric" size={6} value={draft.maxDurationMs} onChange={(e) => set('maxDurationMs', e.target.value)} placeholder="∞" />
       </label>
-      <label>
-        load-test run
-        <select name="run" value={draft.run} onChange={(e) => set('run', e.target.value)}>
-          {options(runs.data?.runs.map((r) => r.runId) ?? [], draft.run)}
-        </select>
-      </label>
+      <SelectField label="load-test run" name="run" value={draft.run} choices={runs.data?.runs.map((r) => r.runId) ?? []} onChange={(v) => set('run', v)} />
       <label>
         limit
         <input name="limit" inputMode="numeric" size={4} value={draft.limit} onChange={(e) => set('limit', e.target.value)} placeholder="50" />
