@@ -261,6 +261,17 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     await page.locator('[data-testid=edge-panel]').waitFor();
     assert.match((await page.locator('[data-testid=edge-panel]').textContent()) ?? '', /no endpoints/);
 
+    // A custom time range (around the canary run) shows the graph of that range.
+    const runs = await api<RunsResponse>(collector, '/api/v1/runs');
+    const canary = runs.runs.find((r) => r.runId === RUNS.canary)!;
+    const from = new Date(canary.startMs - 1000).toISOString();
+    const to = new Date(canary.endMs + 1000).toISOString();
+    await page.goto(`${base}/?from=${from}&to=${to}`);
+    await page.locator('[data-testid=graph-node]').first().waitFor();
+    assert.equal(await page.inputValue('#window-select'), 'custom', 'the window picker shows the custom range');
+    const ranged = await api<GraphResponse>(collector, `/api/v1/graph?from=${Date.parse(from)}&to=${Date.parse(to)}`);
+    await eventually(async () => assert.equal(await page.locator('[data-testid=graph-node]').count(), ranged.nodes.length));
+
     await page.goto(`${base}/failures?reason=no_endpoints`);
     await page.locator('[data-testid=failure-row]').first().waitFor();
     const ids = await page.locator('[data-testid=failure-row]').evaluateAll((els) => els.map((e) => e.getAttribute('data-point') ?? ''));

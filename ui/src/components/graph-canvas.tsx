@@ -309,6 +309,8 @@ function Canvas({ graph, layout, selection, onSelect, fitSignal, label }: GraphC
     [graph, layout, selection, related, onSelect],
   );
 
+  // In a compact graph a call shows its numbers while the pointer is on it.
+  const [hovered, setHovered] = useState<string | null>(null);
   const edges = useMemo<CallEdge[]>(() => {
     const maxRate = Math.max(0.001, ...graph.edges.map((e) => e.ratePerSecond));
     // Busier calls draw thicker, on a log scale so one hot path does not make the rest hairlines.
@@ -330,13 +332,13 @@ function Canvas({ graph, layout, selection, onSelect, fitSignal, label }: GraphC
           width: strokeWidth(e),
           compact: layout.compact,
           // Compact graphs have no room reserved for labels: only the calls of the selection get one.
-          showLabel: !layout.compact || (related !== null && related.has(`edge:${e.id}`)),
+          showLabel: !layout.compact || hovered === e.id || (related !== null && related.has(`edge:${e.id}`)),
           selected: selection?.kind === 'edge' && selection.id === e.id,
           dimmed: related !== null && !related.has(`edge:${e.id}`),
           onSelect,
         },
       }));
-  }, [graph, layout, selection, related, onSelect]);
+  }, [graph, layout, selection, related, onSelect, hovered]);
 
   // Fit the laid-out graph into the pane once the pane has a size, and again after a tidy layout;
   // never on live updates. Computed from the layout itself, so it does not wait for DOM measurement.
@@ -379,6 +381,8 @@ function Canvas({ graph, layout, selection, onSelect, fitSignal, label }: GraphC
         onlyRenderVisibleElements={false}
         proOptions={{ hideAttribution: true }}
         onPaneClick={() => onSelect(null)}
+        onEdgeMouseEnter={(_event, edge) => setHovered(edge.id)}
+        onEdgeMouseLeave={() => setHovered(null)}
         onEdgeClick={(_event, edge) => onSelect(selection?.kind === 'edge' && selection.id === edge.id ? null : { kind: 'edge', id: edge.id })}
         zoomOnDoubleClick={false}
       >

@@ -1,7 +1,7 @@
 // The pods the runtime reports (IP, veth, netns, state, health, restarts, CPU, memory) and recent
 // infrastructure events. Filters in the URL: `?service=&pod=&state=`.
 import { Link, useSearchParams } from 'react-router';
-import { POD_STATES, QUERY_API, type MeshResponse, type PodView } from '@meshlet/wire';
+import { LOADTEST_ATTR, POD_STATES, QUERY_API, type MeshResponse, type PodView } from '@meshlet/wire';
 import { apiUrl } from '../api.ts';
 import { SelectField, TableHead } from '../components/fields.tsx';
 import { Empty, Loadable } from '../components/states.tsx';
@@ -73,7 +73,7 @@ export function MeshView() {
                             <td className="nowrap" title={formatAgo(e.timeMs)}>
                               {formatTimeMs(e.timeMs)}
                             </td>
-                            <td>{e.pod ?? e.service}</td>
+                            <td className="nowrap">{e.pod ?? e.service}</td>
                             <td>
                               <span className="badge infra-badge">{eventLabel(e.eventName ?? '')}</span>
                             </td>
@@ -81,7 +81,8 @@ export function MeshView() {
                               {e.body}{' '}
                               <span className="muted">
                                 {Object.entries(e.attributes)
-                                  .filter(([k]) => k !== 'event.name')
+                                  // The k6-shaped summary is a whole JSON document: too long for a table row.
+                                  .filter(([k]) => k !== 'event.name' && k !== LOADTEST_ATTR.summaryJson)
                                   .map(([k, v]) => `${k.replace(/^meshlet\./, '')}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
                                   .join(' ')}
                               </span>
