@@ -10,6 +10,7 @@ import { CALLER_HEADER, REQUEST_ID_HEADER } from '@meshlet/wire';
 import { MeshError } from './errors.ts';
 import { baggageRun, extractParent, parseTracestate } from './context.ts';
 import { errorResponse } from './layers/rescue.ts';
+import { responseHeaderList } from './forward.ts';
 import { ResponseBody } from './response-body.ts';
 import type { Direction, ProxyRequest, ProxyResponse, Service } from './service.ts';
 
@@ -237,11 +238,10 @@ export function createAcceptServer(options: AcceptOptions): http.Server {
       if (body instanceof ResponseBody) body.abort(new Error('client gone'));
       return;
     }
-    if (options.draining()) response.headers.connection = 'close';
-    // A request body not read yet (the stack answered without needing it): do not keep the connection.
-    if (req.sendContinue !== null && req.body !== null && !Buffer.isBuffer(req.body) && !req.incoming.readableEnded) response.headers.connection = 'close';
+    // Draining, or a request body not read yet (the stack answered without needing it): close after this response.
+    const close = options.draining() || (req.sendContinue !== null && req.body !== null && !Buffer.isBuffer(req.body) && !req.incoming.readableEnded);
     try {
-      res.writeHead(response.status, response.headers as http.OutgoingHttpHeaders);
+      res.writeHead(response.status, responseHeaderList(response.headers, close ? 'close' : null));
     } catch (err) {
       // An upstream header node refuses to send (invalid characters): the upstream's fault.
       if (body instanceof ResponseBody) body.abort(err as Error);

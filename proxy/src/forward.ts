@@ -11,14 +11,24 @@ import type { HeaderMap, ProxyRequest, ProxyResponse, Service } from './service.
 /** Response headers never passed on (hop-by-hop, RFC 9110 §7.6.1; `keep-alive` and `proxy-connection` by practice). */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'proxy-authenticate']);
 
-/** Removes hop-by-hop response headers, including those the `Connection` header names. */
-export function stripResponseHeaders(headers: HeaderMap): HeaderMap {
+/**
+ * The response headers to send to the client as a flat `[name, value, ...]` list (what node's
+ * writeHead takes without re-validating an object), hop-by-hop headers and those the `Connection`
+ * header names left out. Building a list avoids `delete`, which would slow every later header access.
+ */
+export function responseHeaderList(headers: HeaderMap, extra: string | null): string[] {
+  const out: string[] = [];
   const connection = headers.connection;
-  for (const name of HOP_BY_HOP) if (name in headers) delete headers[name];
-  if (typeof connection === 'string' && connection !== 'close' && connection !== 'keep-alive') {
-    for (const token of connection.split(',')) delete headers[token.trim().toLowerCase()];
+  const named = typeof connection === 'string' && connection !== 'close' && connection !== 'keep-alive' ? new Set(connection.toLowerCase().split(',').map((t) => t.trim())) : null;
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || (named !== null && named.has(name))) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
   }
-  return headers;
+  if (extra !== null) out.push('connection', extra);
+  return out;
 }
 
 class ForwardHandler implements Dispatcher.DispatchHandler {
@@ -53,7 +63,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const req = this.req;
     this.resolve({
       status: statusCode,
-      headers: stripResponseHeaders(headers),
+      headers,
       body,
       reason: null,
       origin: null,

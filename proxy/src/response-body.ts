@@ -15,6 +15,12 @@ export interface FlowControl {
 /** Called once when the body completes (error null) or fails. */
 export type BodyDoneListener = (error: Error | null, bytes: number) => void;
 
+function isEmpty(headers: HeaderMap | null): boolean {
+  if (headers === null) return true;
+  for (const _ in headers) return false;
+  return true;
+}
+
 export class ResponseBody {
   /** Bytes received from upstream so far. */
   bytes = 0;
@@ -27,10 +33,14 @@ export class ResponseBody {
   private finished = false;
   private sinkDone = false;
   private listeners: BodyDoneListener[] = [];
-  private readonly onDrain = (): void => this.flow.resume();
+  private drainListener: (() => void) | null = null;
 
   constructor(flow: FlowControl) {
     this.flow = flow;
+  }
+
+  private get onDrain(): () => void {
+    return (this.drainListener ??= () => this.flow.resume());
   }
 
   /** Producer: a chunk from upstream. */
@@ -72,6 +82,12 @@ export class ResponseBody {
     this.sink = sink;
     const held = this.held;
     this.held = null;
+    if (this.finished && this.error === null && held !== null && held.length === 1 && isEmpty(this.trailers)) {
+      // The common small response, complete before the client write: headers and body in one write.
+      sink.end(held[0]);
+      this.done(null);
+      return;
+    }
     let writable = true;
     if (held !== null) for (const chunk of held) writable = sink.write(chunk);
     if (this.finished) {
@@ -109,7 +125,7 @@ export class ResponseBody {
       sink.destroy(this.error);
     } else {
       const trailers = this.trailers;
-      if (trailers !== null && sink.chunkedEncoding && Object.keys(trailers).length > 0) sink.addTrailers(trailers);
+      if (!isEmpty(trailers) && sink.chunkedEncoding) sink.addTrailers(trailers as Record<string, string>);
       sink.end();
     }
     this.done(this.error);

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FAULT_HEADER, parseFaultHeader, type FaultConfig, type HeaderFault } from '@meshlet/wire';
 import { MeshError } from '../errors.ts';
-import type { Layer, ProxyRequest } from '../service.ts';
+import type { Layer, ProxyRequest, ProxyResponse, Service } from '../service.ts';
 import { matches } from './route.ts';
 
 export interface FaultOptions {
@@ -23,7 +23,15 @@ function removeHeader(headers: string[], name: string): string[] {
 }
 
 export function fault(options: FaultOptions): Layer {
-  return (next) => async (req) => {
+  return (next) => (req) => {
+    // Fast path: no rule and no header to look at.
+    if (options.rules(req).length === 0 && (req.incomingHeaders[FAULT_HEADER] === undefined || !options.testMode())) return next(req);
+    return inject(options, next, req);
+  };
+}
+
+async function inject(options: FaultOptions, next: Service, req: ProxyRequest): Promise<ProxyResponse> {
+  {
     let delayMs = 0;
     let abortStatus: number | null = null;
     let source = '';
@@ -63,5 +71,5 @@ export function fault(options: FaultOptions): Layer {
       });
     }
     return next(req);
-  };
+  }
 }

@@ -27,10 +27,18 @@ interface Outcome {
   message: string | null;
 }
 
+const NO_ATTRIBUTES = Object.freeze({});
+
 function finish(deps: RecordDeps, req: ProxyRequest, span: SpanHandle, outcome: Outcome, bytes: number, broken: Error | null): void {
   const durationMs = performance.now() - req.startMs;
   const inbound = req.direction === 'inbound';
   if (inbound) deps.inflight.end(span.traceId);
+  if (deps.tracer.recording) annotate(req, span, outcome, broken, inbound);
+  span.end();
+  report(deps, req, span, outcome, bytes, durationMs, inbound);
+}
+
+function annotate(req: ProxyRequest, span: SpanHandle, outcome: Outcome, broken: Error | null, inbound: boolean): void {
   span.setAttribute(ATTR.httpStatus, outcome.status);
   span.setAttribute(ATTR.route, req.route);
   span.setAttribute(ATTR.httpRoute, req.route);
@@ -51,7 +59,9 @@ function finish(deps: RecordDeps, req: ProxyRequest, span: SpanHandle, outcome: 
     span.setAttribute(ATTR.errorType, 'response_incomplete');
     span.setError(broken.message);
   }
-  span.end();
+}
+
+function report(deps: RecordDeps, req: ProxyRequest, span: SpanHandle, outcome: Outcome, bytes: number, durationMs: number, inbound: boolean): void {
   const metrics = deps.metrics();
   if (metrics !== null) {
     metrics.inFlight(req.direction, -1);
@@ -93,19 +103,9 @@ function finish(deps: RecordDeps, req: ProxyRequest, span: SpanHandle, outcome: 
 export function record(deps: RecordDeps): Layer {
   return (next) => async (req) => {
     const inbound = req.direction === 'inbound';
-    const attributes: Record<string, string | number | boolean> = {
-      [ATTR.direction]: req.direction,
-      [ATTR.httpMethod]: req.method,
-      [ATTR.urlPath]: pathOnly(req.path),
-      [ATTR.serverAddress]: req.authority,
-      [ATTR.requestId]: req.requestId,
-    };
-    if (req.run !== null) attributes[ATTR.run] = req.run;
-    if (inbound) {
-      if (req.peerService !== null) attributes[ATTR.peerService] = req.peerService;
-      const remote = req.incoming.socket.remoteAddress;
-      if (remote !== undefined) attributes[ATTR.clientAddress] = remote;
-    } else if (deps.inflight.size() > 0) {
+    const recording = deps.tracer.recording;
+    const attributes = recording ? startAttributes(req, inbound) : NO_ATTRIBUTES;
+    if (!inbound && deps.inflight.size() > 0) {
       // The app is handling an inbound request: its calls should carry that request's trace.
       req.contextPropagated = req.parent !== null && deps.inflight.has(req.parent.traceId);
     }
@@ -129,6 +129,23 @@ export function record(deps: RecordDeps): Layer {
     else finish(deps, req, span, outcome, body === null ? 0 : body.length, null);
     return res;
   };
+}
+
+function startAttributes(req: ProxyRequest, inbound: boolean): Record<string, string | number | boolean> {
+  const attributes: Record<string, string | number | boolean> = {
+    [ATTR.direction]: req.direction,
+    [ATTR.httpMethod]: req.method,
+    [ATTR.urlPath]: pathOnly(req.path),
+    [ATTR.serverAddress]: req.authority,
+    [ATTR.requestId]: req.requestId,
+  };
+  if (req.run !== null) attributes[ATTR.run] = req.run;
+  if (inbound) {
+    if (req.peerService !== null) attributes[ATTR.peerService] = req.peerService;
+    const remote = req.incoming.socket.remoteAddress;
+    if (remote !== undefined) attributes[ATTR.clientAddress] = remote;
+  }
+  return attributes;
 }
 
 function pathOnly(path: string): string {

@@ -76,7 +76,14 @@ export interface RetryDeps {
   random: () => number;
 }
 
+const NO_ATTRIBUTES = Object.freeze({});
+
 function endAttempt(span: SpanHandle, req: ProxyRequest, res: ProxyResponse | null, err: MeshError | null): void {
+  if (!span.recording) {
+    if (res?.body instanceof ResponseBody) res.body.onDone(() => span.end());
+    else span.end();
+    return;
+  }
   if (req.endpoint !== null) span.setAttribute(ATTR.peerEndpoint, req.endpoint);
   if (req.version !== null) span.setAttribute(ATTR.peerVersion, req.version);
   if (err !== null) {
@@ -114,12 +121,12 @@ export function retry(deps: RetryDeps): Layer {
     const parent = req.span;
     for (let attempt = 1; ; attempt++) {
       req.attempts = attempt;
-      const span = deps.tracer.startSpan(`${req.method} attempt`, 'client', parent, {
-        [ATTR.retryAttempt]: attempt,
-        [ATTR.peerService]: dest.name,
-        [ATTR.direction]: 'outbound',
-        [ATTR.httpMethod]: req.method,
-      });
+      const span = deps.tracer.startSpan(
+        `${req.method} attempt`,
+        'client',
+        parent,
+        deps.tracer.recording ? { [ATTR.retryAttempt]: attempt, [ATTR.peerService]: dest.name, [ATTR.direction]: 'outbound', [ATTR.httpMethod]: req.method } : NO_ATTRIBUTES,
+      );
       req.attemptSpan = span;
       let res: ProxyResponse | null = null;
       let err: MeshError | null = null;

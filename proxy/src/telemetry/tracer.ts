@@ -12,6 +12,8 @@ export interface SpanHandle {
   readonly traceId: string;
   readonly spanId: string;
   readonly sampled: boolean;
+  /** False for an id-only span: attributes would be dropped. */
+  readonly recording: boolean;
   setAttribute(key: string, value: AttributeValue): void;
   /** Marks the span failed (status ERROR with a message). */
   setError(message: string): void;
@@ -26,6 +28,8 @@ export interface ParentIds {
 }
 
 export interface Tracer {
+  /** False when spans are not recorded (no collector): callers skip building attributes. */
+  readonly recording: boolean;
   startSpan(name: string, kind: 'server' | 'client', parent: ParentIds | null, attributes: Attributes): SpanHandle;
   forceFlush(): Promise<void>;
   /** Points export at another collector (null: stop recording). */
@@ -34,6 +38,7 @@ export interface Tracer {
 }
 
 class RecordedSpan implements SpanHandle {
+  readonly recording = true;
   readonly traceId: string;
   readonly spanId: string;
   readonly sampled: boolean;
@@ -60,6 +65,7 @@ class RecordedSpan implements SpanHandle {
 }
 
 class IdOnlySpan implements SpanHandle {
+  readonly recording = false;
   readonly traceId: string;
   readonly spanId: string;
   readonly sampled: boolean;
@@ -124,6 +130,9 @@ export function createTracer(options: TracerOptions): Tracer {
   const kinds = { server: SpanKind.SERVER, client: SpanKind.CLIENT } as const;
 
   return {
+    get recording() {
+      return collectorUrl !== null;
+    },
     startSpan(name, kind, parent, attributes) {
       if (collectorUrl === null || otel === null) {
         return new IdOnlySpan(parent?.traceId ?? ids.generateTraceId(), ids.generateSpanId(), parent?.sampled ?? true);
