@@ -9,7 +9,10 @@ import net from 'node:net';
 export interface FixedRateResult {
   rate: number;
   sent: number;
+  /** Non-200 answers. */
   errors: number;
+  /** Requests still unanswered 30 s after the schedule ended (the proxy could not keep up). */
+  unfinished: number;
   /** Latencies in microseconds. */
   p50: number;
   p99: number;
@@ -113,5 +116,5 @@ export async function fixedRate(options: { url: string; host: string; rate: numb
   clearTimeout(timeout);
   for (const c of conns) c.close();
   const sorted = latencies.subarray(0, recorded).sort();
-  return { rate: options.rate, sent: total, errors: errors + (total + warmup - done), p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: sorted[sorted.length - 1] ?? NaN };
+  return { rate: options.rate, sent: total, errors, unfinished: total + warmup - done, p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: sorted[sorted.length - 1] ?? NaN };
 }

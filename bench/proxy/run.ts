@@ -170,6 +170,7 @@ interface Row {
   name: string;
   rps: number;
   errors: number;
+  unfinished: number;
   fixed: FixedRateResult[];
   /** Per proxy process: idle RSS, peak RSS under saturation, CPU µs per request. */
   proxies: { idleRssMb: number; peakRssMb: number; cpuUsPerRequest: number }[];
@@ -195,6 +196,7 @@ async function measure(name: string, port: number, procs: ChildProcess[]): Promi
     name,
     rps: sat.rps,
     errors: sat.errors + fixed.reduce((n, f) => n + f.errors, 0),
+    unfinished: fixed.reduce((n, f) => n + f.unfinished, 0),
     fixed,
     proxies: pids.map((_, i) => ({
       idleRssMb: (idle[i] as { rssBytes: number }).rssBytes / 2 ** 20,
@@ -226,14 +228,14 @@ function table(rows: Row[]): string {
   const direct = rows.find((r) => r.name === 'direct');
   const nginxRow = rows.find((r) => r.name === 'nginx pair');
   const lines = [
-    '| configuration | req/s (wrk, 32 conn) | vs nginx pair | 1k/s p50 µs | 1k/s p99 µs | 1k/s p99.9 µs | 4k/s p50 µs | 4k/s p99 µs | 4k/s p99.9 µs | added p50 / p99 at 1k/s (µs) | CPU µs/req per proxy | RSS idle → peak MB per proxy | errors |',
+    '| configuration | req/s (wrk, 32 conn) | vs nginx pair | 1k/s p50 µs | 1k/s p99 µs | 1k/s p99.9 µs | 4k/s p50 µs | 4k/s p99 µs | 4k/s p99.9 µs | added p50 / p99 at 1k/s (µs) | CPU µs/req per proxy | RSS idle → peak MB per proxy | errors / unanswered |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const [k1, k4] = r.fixed;
     const added = direct !== undefined && r !== direct && k1 !== undefined ? `${us(k1.p50 - (direct.fixed[0]?.p50 ?? NaN))} / ${us(k1.p99 - (direct.fixed[0]?.p99 ?? NaN))}` : '–';
     lines.push(
-      `| ${r.name} | ${Math.round(r.rps)} | ${nginxRow === undefined ? '–' : `${Math.round((r.rps / nginxRow.rps) * 100)} %`} | ${us(k1?.p50 ?? NaN)} | ${us(k1?.p99 ?? NaN)} | ${us(k1?.p999 ?? NaN)} | ${us(k4?.p50 ?? NaN)} | ${us(k4?.p99 ?? NaN)} | ${us(k4?.p999 ?? NaN)} | ${added} | ${r.proxies.map((p) => p.cpuUsPerRequest.toFixed(0)).join(' / ') || '–'} | ${r.proxies.map((p) => `${p.idleRssMb.toFixed(0)} → ${p.peakRssMb.toFixed(0)}`).join(' / ') || '–'} | ${r.errors} |`,
+      `| ${r.name} | ${Math.round(r.rps)} | ${nginxRow === undefined ? '–' : `${Math.round((r.rps / nginxRow.rps) * 100)} %`} | ${us(k1?.p50 ?? NaN)} | ${us(k1?.p99 ?? NaN)} | ${us(k1?.p999 ?? NaN)} | ${us(k4?.p50 ?? NaN)} | ${us(k4?.p99 ?? NaN)} | ${us(k4?.p999 ?? NaN)} | ${added} | ${r.proxies.map((p) => p.cpuUsPerRequest.toFixed(0)).join(' / ') || '–'} | ${r.proxies.map((p) => `${p.idleRssMb.toFixed(0)} → ${p.peakRssMb.toFixed(0)}`).join(' / ') || '–'} | ${r.errors} / ${r.unfinished} |`,
     );
   }
   return lines.join('\n');

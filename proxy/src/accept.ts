@@ -5,12 +5,15 @@
 // answered here with the mesh error body: 431 for too many or too large headers, never truncated.
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { CALLER_HEADER, REQUEST_ID_HEADER } from '@meshlet/wire';
 import { MeshError } from './errors.ts';
 import { baggageRun, extractParent, parseTracestate } from './context.ts';
 import { errorResponse } from './layers/rescue.ts';
 import { responseHeaderList } from './forward.ts';
+import { peerSpiffe, serviceOfSpiffe, type serverTlsOptions } from './mtls.ts';
 import { ResponseBody } from './response-body.ts';
 import type { Direction, ProxyRequest, ProxyResponse, Service } from './service.ts';
 
@@ -41,6 +44,8 @@ const REQUEST_ID_OK = /^[\x21-\x7e]{1,200}$/;
 export interface AcceptOptions {
   direction: Direction;
   service: Service;
+  /** TLS server options (mTLS inbound), or null for plain HTTP. */
+  tls: ReturnType<typeof serverTlsOptions> | null;
   maxHeaderBytes: number;
   maxHeaderCount: () => number;
   headersTimeoutMs: number;
@@ -99,7 +104,7 @@ export function writeRawError(socket: Socket, err: MeshError): void {
 
 export function createAcceptServer(options: AcceptOptions): http.Server {
   const { direction, service } = options;
-  const server = http.createServer({
+  const httpOptions: http.ServerOptions = {
     maxHeaderSize: options.maxHeaderBytes,
     headersTimeout: options.headersTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
@@ -110,7 +115,8 @@ export function createAcceptServer(options: AcceptOptions): http.Server {
     requireHostHeader: true,
     joinDuplicateHeaders: false,
     noDelay: true,
-  });
+  };
+  const server: http.Server = options.tls === null ? http.createServer(httpOptions) : https.createServer({ ...httpOptions, ...options.tls });
   // The count limit is enforced below with a 431: node's own limit silently drops the extra headers.
   server.maxHeadersCount = 0;
 
@@ -166,6 +172,12 @@ export function createAcceptServer(options: AcceptOptions): http.Server {
       }
       headers.push(name, value);
     }
+    let peerIdentity: string | null = null;
+    if (options.tls !== null) {
+      // Under mTLS the certificate names the caller; the caller header is not trusted.
+      peerIdentity = peerSpiffe(incoming.socket as TLSSocket);
+      peerService = peerIdentity === null ? null : serviceOfSpiffe(peerIdentity);
+    }
     if (requestId === null) {
       requestId = randomUUID();
       headers.push(REQUEST_ID_HEADER, requestId);
@@ -191,6 +203,7 @@ export function createAcceptServer(options: AcceptOptions): http.Server {
       requestId,
       run: baggageRun(incoming.headers.baggage),
       peerService,
+      peerIdentity,
       service: null,
       route: '/',
       span: null,

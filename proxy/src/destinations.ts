@@ -1,7 +1,8 @@
 // The outbound routing table compiled from a config revision: destination by Host name or VIP:port,
 // each with its balancer and retry budget. Balancers and budgets live across revisions (by name), so
 // a config change (a traffic split, a new endpoint) keeps latency, ejection and budget state.
-import type { DestinationConfig, SidecarConfig } from '@meshlet/wire';
+import { spiffeId, type DestinationConfig, type SidecarConfig } from '@meshlet/wire';
+import type { Pool } from 'undici';
 import { Balancer, type BalancerDeps } from './balance.ts';
 import type { Pools } from './pools.ts';
 import { RetryBudget } from './retry-budget.ts';
@@ -17,8 +18,8 @@ export interface RoutingTable {
   readonly byName: ReadonlyMap<string, Destination>;
   /** `vip:port` and bare `vip` → destination. */
   readonly byVip: ReadonlyMap<string, Destination>;
-  /** Every endpoint address named, so pools of others can be retired. */
-  readonly addresses: ReadonlySet<string>;
+  /** Every pool in use, so the others can be retired. */
+  readonly pools: ReadonlySet<Pool>;
 }
 
 /** Keeps balancers and budgets across revisions and compiles each revision into a RoutingTable. */
@@ -36,14 +37,20 @@ export class Destinations {
   compile(config: SidecarConfig): RoutingTable {
     const byName = new Map<string, Destination>();
     const byVip = new Map<string, Destination>();
-    const addresses = new Set<string>();
+    const pools = new Set<Pool>();
     for (const [name, dest] of Object.entries(config.destinations)) {
       let balancer = this.balancers.get(name);
       if (balancer === undefined) {
         balancer = new Balancer(name, dest.outlier, this.deps);
         this.balancers.set(name, balancer);
       }
-      balancer.update(dest.endpoints, dest.outlier, (a) => this.pools.get(a));
+      // Under mTLS the endpoints must prove the destination's identity.
+      const identity = config.tls === null ? null : (dest.identity ?? spiffeId(config.mesh, name));
+      balancer.update(dest.endpoints, dest.outlier, (a) => {
+        const pool = this.pools.get(a, identity);
+        pools.add(pool);
+        return pool;
+      });
       let budget = this.budgets.get(name);
       if (budget === undefined) {
         budget = new RetryBudget(dest.retryBudget, this.deps.now);
@@ -55,7 +62,6 @@ export class Destinations {
         byVip.set(dest.port === undefined ? dest.vip : `${dest.vip}:${dest.port}`, d);
         if (!byVip.has(dest.vip)) byVip.set(dest.vip, d);
       }
-      for (const e of dest.endpoints) addresses.add(e.address);
     }
     for (const name of this.balancers.keys()) {
       if (!byName.has(name)) {
@@ -63,7 +69,7 @@ export class Destinations {
         this.budgets.delete(name);
       }
     }
-    return { byName, byVip, addresses };
+    return { byName, byVip, pools };
   }
 
   /** Every balancer, for the metrics collected at scrape time. */

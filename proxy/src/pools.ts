@@ -3,6 +3,7 @@
 // gracefully (in-flight requests finish first).
 import { Pool } from 'undici';
 import type { LimitsConfig } from '@meshlet/wire';
+import { clientTlsOptions, type TlsMaterial } from './mtls.ts';
 
 export interface PoolOptions {
   connectTimeoutMs: number;
@@ -10,10 +11,13 @@ export interface PoolOptions {
   maxHeaderBytes: number;
   /** Max connections per address (null: unlimited). */
   connections: number | null;
+  /** mTLS material for connections to other sidecars (null: plain HTTP). */
+  tls: TlsMaterial | null;
 }
 
-export function poolOptions(limits: LimitsConfig): PoolOptions {
+export function poolOptions(limits: LimitsConfig, tls: TlsMaterial | null = null): PoolOptions {
   return {
+    tls,
     connectTimeoutMs: limits.connectTimeoutMs,
     keepAliveTimeoutMs: limits.upstreamIdleTimeoutMs,
     maxHeaderBytes: limits.maxHeaderBytes,
@@ -29,10 +33,17 @@ export class Pools {
     this.options = options;
   }
 
-  get(address: string): Pool {
-    let pool = this.pools.get(address);
+  /**
+   * The pool for `address`. With `identity` (and TLS material) the connection is mTLS and the endpoint
+   * must present that SPIFFE id; the local app is always reached in plain HTTP (no identity).
+   */
+  get(address: string, identity: string | null = null): Pool {
+    const tls = identity === null ? null : this.options.tls;
+    const key = tls === null ? address : `${address}#${identity}#${this.generation}`;
+    let pool = this.pools.get(key);
     if (pool === undefined) {
-      pool = new Pool(`http://${address}`, {
+      pool = new Pool(`${tls === null ? 'http' : 'https'}://${address}`, {
+        ...(tls === null ? {} : { connect: clientTlsOptions(tls, identity as string) }),
         connections: this.options.connections,
         connectTimeout: this.options.connectTimeoutMs,
         keepAliveTimeout: this.options.keepAliveTimeoutMs,
@@ -43,21 +54,26 @@ export class Pools {
         pipelining: 1,
         // Keep-alive, and never a reused socket after an upstream parse error (undici destroys it).
       });
-      this.pools.set(address, pool);
+      this.pools.set(key, pool);
     }
     return pool;
   }
 
+  /** Bumped when the TLS material changes, so new connections use the new certificate. */
+  private generation = 0;
+
   /** New limits apply to pools made from now on; existing pools keep theirs until retired. */
   setOptions(options: PoolOptions): void {
+    const old = this.options.tls;
+    if (old?.certPem !== options.tls?.certPem || old?.caPem !== options.tls?.caPem || old?.keyPem !== options.tls?.keyPem) this.generation++;
     this.options = options;
   }
 
-  /** Closes pools of addresses not in `keep` (graceful: pending requests complete). */
-  retain(keep: ReadonlySet<string>): void {
-    for (const [address, pool] of this.pools) {
-      if (keep.has(address)) continue;
-      this.pools.delete(address);
+  /** Closes pools not handed out since the last `retain` (graceful: pending requests complete). */
+  retain(keep: ReadonlySet<Pool>): void {
+    for (const [key, pool] of this.pools) {
+      if (keep.has(pool)) continue;
+      this.pools.delete(key);
       void pool.close().catch(() => {});
     }
   }

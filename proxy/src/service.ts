@@ -47,6 +47,8 @@ export interface ProxyRequest {
   readonly run: string | null;
   /** Caller service (inbound: from the mTLS identity or the caller header). */
   peerService: string | null;
+  /** The caller's verified SPIFFE id (inbound under mTLS), or null. */
+  readonly peerIdentity: string | null;
   /** Destination service (outbound) or local service (inbound), once known. */
   service: string | null;
   /** Route name or path template; bounded cardinality. */

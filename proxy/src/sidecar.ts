@@ -8,9 +8,11 @@
 // `record` sits above `authorize` on inbound (DESIGN.md lists it below) so denied and rate-limited
 // calls get a SERVER span and metrics too.
 import http from 'node:http';
+import https from 'node:https';
+import type { Pool } from 'undici';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { CALLER_HEADER, RESOURCE, type SidecarConfig } from '@meshlet/wire';
+import { CALLER_HEADER, RESOURCE, spiffeId, type SidecarConfig } from '@meshlet/wire';
 import { createAcceptServer, writeRawError } from './accept.ts';
 import { Destinations, resolveDestination, type RoutingTable } from './destinations.ts';
 import { MeshError } from './errors.ts';
@@ -31,6 +33,7 @@ import { createMetrics, type Metrics } from './telemetry/metrics.ts';
 import { createTracer, type Tracer } from './telemetry/tracer.ts';
 import { TraceTracker } from './trace-tracker.ts';
 import { passUpgrade } from './upgrade.ts';
+import { clientTlsOptions, serverTlsOptions } from './mtls.ts';
 import { formatTraceparent } from './context.ts';
 
 export interface Addresses {
@@ -98,7 +101,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   const now = options.now ?? (() => performance.now());
   const random = options.random ?? Math.random;
   let config: SidecarConfig | null = null;
-  let table: RoutingTable = { byName: new Map(), byVip: new Map(), addresses: new Set() };
+  let table: RoutingTable = { byName: new Map(), byVip: new Map(), pools: new Set() };
   let appTarget: Target | null = null;
   let bucket: TokenBucket | null = null;
   let ready = false;
@@ -168,7 +171,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         rescue(onUnexpected),
         toApp,
         recorder,
-        authorize(current, (req) => ({ service: req.peerService, spiffe: null }), () => bucket),
+        authorize(current, (req) => ({ service: req.peerService, spiffe: req.peerIdentity }), () => bucket),
         fault({ rules: () => current().inbound.faults, testMode: () => current().testMode, headerScope: () => current().service, random }),
       ],
       forward(),
@@ -185,7 +188,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   };
 
   const bind = async (cfg: SidecarConfig): Promise<void> => {
-    pools = new Pools(poolOptions(cfg.limits));
+    pools = new Pools(poolOptions(cfg.limits, cfg.tls));
     destinations = new Destinations(pools, { now, random, onEject: (e, service) => {
       metrics.ejection(service);
       log.warn({ service, endpoint: e.address, timesEjected: e.timesEjected }, 'endpoint ejected after consecutive failures');
@@ -208,6 +211,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     };
     outboundServer = createAcceptServer({
       ...common,
+      tls: null,
       direction: 'outbound',
       service: stacks.outbound,
       onUpgrade: (req, socket, head) => {
@@ -225,11 +229,15 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         }
         dest.balancer.cancel(endpoint);
         track(socket);
-        passUpgrade(req, socket, head, { address: endpoint.address, service: dest.name, headers: upgradeHeaders(req.headers.traceparent, true), connectTimeoutMs: current().limits.connectTimeoutMs });
+        const tlsMaterial = current().tls;
+        const tls = tlsMaterial === null ? null : clientTlsOptions(tlsMaterial, dest.config.identity ?? spiffeId(current().mesh, dest.name));
+        passUpgrade(req, socket, head, { address: endpoint.address, service: dest.name, headers: upgradeHeaders(req.headers.traceparent, true), connectTimeoutMs: current().limits.connectTimeoutMs, tls });
       },
     });
     inboundServer = createAcceptServer({
       ...common,
+      // Under mTLS the inbound listener is TLS-only: callers must present a mesh certificate.
+      tls: cfg.tls === null ? null : serverTlsOptions(cfg.tls),
       direction: 'inbound',
       service: stacks.inbound,
       onUpgrade: (req, socket, head) => {
@@ -238,7 +246,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
           return;
         }
         track(socket);
-        passUpgrade(req, socket, head, { address: appTarget.address, service: current().service, headers: upgradeHeaders(req.headers.traceparent, false), connectTimeoutMs: current().limits.connectTimeoutMs });
+        passUpgrade(req, socket, head, { address: appTarget.address, service: current().service, headers: upgradeHeaders(req.headers.traceparent, false), connectTimeoutMs: current().limits.connectTimeoutMs, tls: null });
       },
     });
     addresses.outbound = await listen(outboundServer, cfg.listen.outbound);
@@ -272,12 +280,16 @@ export function createSidecar(options: SidecarOptions): Sidecar {
 
   const applyRevision = (cfg: SidecarConfig): void => {
     const p = pools as Pools;
-    p.setOptions(poolOptions(cfg.limits));
+    p.setOptions(poolOptions(cfg.limits, cfg.tls));
     table = (destinations as Destinations).compile(cfg);
-    const keep = new Set(table.addresses);
-    if (cfg.app !== null) keep.add(cfg.app);
     appTarget = cfg.app === null ? null : { address: cfg.app, pool: p.get(cfg.app) };
+    const keep = new Set(table.pools);
+    if (appTarget !== null) keep.add(appTarget.pool as Pool);
     p.retain(keep);
+    if (cfg.tls !== null && config !== null && cfg.tls !== config.tls && inboundServer instanceof https.Server) {
+      // A rotated certificate applies to new connections at once.
+      inboundServer.setSecureContext(serverTlsOptions(cfg.tls));
+    }
     const rl = cfg.inbound.rateLimit;
     const oldRl = config?.inbound.rateLimit;
     if (rl === undefined) bucket = null;

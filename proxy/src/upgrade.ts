@@ -2,6 +2,7 @@
 // upstream with the hop's trace headers, then bytes are piped both ways untouched, with backpressure
 // (stream.pipe pauses the faster side). Either side closing closes the other.
 import net from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { toMeshError, type MeshError } from './errors.ts';
@@ -16,16 +17,19 @@ export interface UpgradeTarget {
   /** Extra header lines (`name`, `value` pairs): trace context, caller. */
   headers: readonly string[];
   connectTimeoutMs: number;
+  /** mTLS options for a connection to another sidecar, or null for plain TCP. */
+  tls: ConnectionOptions | null;
   onDone?: (err: MeshError | null) => void;
 }
 
 export function passUpgrade(req: IncomingMessage, client: Socket, head: Buffer, target: UpgradeTarget): void {
   const colon = target.address.lastIndexOf(':');
-  const upstream = net.connect({ host: target.address.slice(0, colon), port: Number(target.address.slice(colon + 1)) });
+  const where = { host: target.address.slice(0, colon), port: Number(target.address.slice(colon + 1)) };
+  const upstream = target.tls === null ? net.connect(where) : tls.connect({ ...where, ...target.tls });
   upstream.setNoDelay(true);
   let connected = false;
   const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), target.connectTimeoutMs);
-  upstream.once('connect', () => {
+  upstream.once(target.tls === null ? 'connect' : 'secureConnect', () => {
     connected = true;
     clearTimeout(timer);
     const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1`];
