@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LogView, SpanView, TraceDetail } from '@meshlet/wire';
-import { ancestors, buildWaterfall, compareNano, offsetMs } from './trace-model.ts';
+import { ancestors, blamedService, buildWaterfall, compareNano, offsetMs, operationOf } from './trace-model.ts';
 
 const T0 = 1_700_000_000_000_000_000n;
 function span(spanId: string, parentSpanId: string | null, startOffsetMs: number): SpanView {
@@ -52,4 +52,19 @@ test('a span whose parent is missing is kept as an orphan; a parent cycle neithe
 test('nanosecond strings compare exactly', () => {
   assert.equal(compareNano('1544712660000000123', '1544712660000000124'), -1);
   assert.equal(compareNano('1544712660000000123', '1544712660000000123'), 0);
+});
+
+test('a proxy-made failure on a client span is blamed on the callee; routes name attempts', () => {
+  const attempt: SpanView = {
+    ...span('a', null, 0),
+    kind: 'client',
+    name: 'GET attempt',
+    service: 'catalog',
+    errorOrigin: 'proxy',
+    attributes: { 'meshlet.peer.service': 'pricing', 'http.request.method': 'GET', 'http.route': '/prices' },
+  };
+  assert.equal(blamedService(attempt), 'pricing');
+  assert.equal(operationOf(attempt), 'GET /prices');
+  assert.equal(blamedService({ ...attempt, errorOrigin: 'app' }), 'catalog', 'an app error is the service’s own');
+  assert.equal(operationOf(span('b', null, 0)), 'b');
 });

@@ -1,6 +1,6 @@
 // Turns a TraceDetail into waterfall rows: spans in tree order (children by start time) with their
 // depth, and each log record attached to the span it names.
-import type { LogView, SpanView, TraceDetail } from '@meshlet/wire';
+import { ATTR, type LogView, type SpanView, type TraceDetail } from '@meshlet/wire';
 
 export interface WaterfallRow {
   span: SpanView;
@@ -108,4 +108,21 @@ export function ancestors(trace: TraceDetail, spanId: string): string[] {
     current = byId.get(current)!.parentSpanId;
   }
   return out;
+}
+
+/**
+ * The service a failure span is blamed on. A proxy-made failure on a CLIENT span (refused, timed out, no
+ * endpoints) is the callee's (`meshlet.peer.service`), even though the caller's sidecar recorded it.
+ */
+export function blamedService(span: SpanView): string {
+  const peer = span.attributes[ATTR.peerService];
+  if (span.kind === 'client' && span.errorOrigin === 'proxy' && typeof peer === 'string' && peer !== '') return peer;
+  return span.service;
+}
+
+/** `GET /prices` for a span named `GET attempt` whose route is /prices; else the span's own name. */
+export function operationOf(span: SpanView): string {
+  const method = span.attributes[ATTR.httpMethod];
+  const route = span.attributes[ATTR.httpRoute] ?? span.attributes[ATTR.route];
+  return typeof method === 'string' && typeof route === 'string' ? `${method} ${route}` : span.name;
 }

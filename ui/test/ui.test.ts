@@ -255,6 +255,12 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     await page.keyboard.press('c');
     await eventually(async () => assert.equal(await page.locator('[data-testid=critical-toggle]').isChecked(), false));
 
+    // A timeout is recorded by the caller's sidecar but blamed on the slow callee.
+    await page.goto(`${base}/traces/${fixture.timeoutFailures[0]!.traceId}`);
+    const timeoutSummary = page.locator('[data-testid=origin-summary]');
+    await timeoutSummary.waitFor();
+    assert.match((await timeoutSummary.textContent()) ?? '', /started in pricing · GET \/prices \(recorded by catalog’s sidecar\).*request timeout.*through catalog → gateway/s);
+
     await page.goto(`${base}/?selected=node:payments`);
     await page.locator('[data-testid=node-panel]').waitFor();
     await page.goto(`${base}/?selected=${encodeURIComponent('edge:gateway->reviews')}`);

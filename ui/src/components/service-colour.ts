@@ -1,5 +1,6 @@
-// A stable colour per service name, so a service looks the same in every trace.
-const HUES = [212, 152, 28, 280, 190, 330, 95, 250, 50, 0, 170, 300];
+// A stable colour per service name, so a service looks the same in every trace. No reds, oranges or
+// ambers: those mean failed and degraded everywhere in the UI.
+const HUES = [212, 152, 280, 190, 95, 250, 170, 300, 232, 130, 265, 196];
 
 export function serviceHue(service: string): number {
   let hash = 2166136261;

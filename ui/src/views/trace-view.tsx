@@ -10,7 +10,7 @@ import { serviceHue } from '../components/service-colour.ts';
 import { ErrorState, Loading } from '../components/states.tsx';
 import { eventLabel, formatMs, formatTime, formatTimeMs } from '../format.ts';
 import { windowQuery } from '../time-window.ts';
-import { ancestors, buildWaterfall, offsetMs, type WaterfallRow } from '../trace-model.ts';
+import { ancestors, blamedService, buildWaterfall, offsetMs, operationOf, type WaterfallRow } from '../trace-model.ts';
 import { useApi } from '../use-api.ts';
 
 export function TraceView() {
@@ -148,8 +148,9 @@ function TraceBody({
   }, [selectedId]);
 
   const total = Math.max(trace.durationMs, 0.001);
-  const failed = trace.spans.some((s) => s.status.code === 'error');
+  // A trace failed when a failure started in it (or its root failed); an attempt that a retry recovered does not count.
   const rootSpan = root;
+  const failed = trace.origins.length > 0 || rootSpan?.status.code === 'error';
   const services = [...new Set(trace.spans.map((s) => s.service))];
   const originSpans = trace.origins.map((id) => byId.get(id)).filter((s): s is SpanView => s !== undefined);
 
@@ -183,7 +184,8 @@ function TraceBody({
         <div className="callout callout-origin origin-summary" data-testid="origin-summary">
           {originSpans.map((s) => (
             <div key={s.spanId}>
-              ◆ The failure started in <strong>{s.service}</strong> · <span className="op">{s.name}</span>
+              ◆ The failure started in <strong>{blamedService(s)}</strong> · <span className="op">{operationOf(s)}</span>
+              {blamedService(s) !== s.service ? <span className="muted"> (recorded by {s.service}’s sidecar)</span> : null}
               {s.reason ? (
                 <>
                   {' '}
@@ -262,13 +264,12 @@ function TraceBody({
                         <OriginBadge {...(s.reason ? { title: `The failure started here: ${s.reason.replace(/_/g, ' ')}` } : {})} />
                       ) : isPath ? (
                         <PropagatedBadge compact />
-                      ) : s.status.code === 'error' && s.reason ? (
-                        <ReasonBadge reason={s.reason} />
-                      ) : null}
-                      {s.recovered ? (
-                        <span className="badge recovered" title="This attempt failed but a retry recovered the request">
+                      ) : s.recovered ? (
+                        <span className="badge recovered" title={`This attempt failed${s.reason ? ` (${s.reason.replace(/_/g, ' ')})` : ''}, but a retry recovered the request`}>
                           recovered
                         </span>
+                      ) : s.status.code === 'error' && s.reason ? (
+                        <ReasonBadge reason={s.reason} />
                       ) : null}
                       {s.attributes['meshlet.fault.injected'] === true ? <span className="badge fault">fault</span> : null}
                     </span>
@@ -307,8 +308,9 @@ function describePath(trace: TraceDetail, originId: string, byId: Map<string, Sp
     const span = byId.get(id);
     if (span && path.has(id) && names[names.length - 1] !== span.service) names.push(span.service);
   }
-  const origin = byId.get(originId)?.service;
-  const chain = names.filter((n, i) => !(i === 0 && n === origin));
+  const origin = byId.get(originId);
+  const blamed = origin ? blamedService(origin) : undefined;
+  const chain = names.filter((n, i) => !(i === 0 && n === blamed));
   return chain.length > 0 ? chain.join(' → ') : 'its callers';
 }
 
@@ -407,9 +409,16 @@ function SpanDetail({
       {isOrigin ? (
         <div className="callout callout-origin" data-testid="span-origin-callout">
           <OriginBadge label="origin of the failure" />
-          <p>
-            The failure of this request started here{span.errorOrigin === 'app' ? ', in the service’s own code' : span.errorOrigin === 'proxy' ? ', in the mesh proxy' : ''}.
-          </p>
+          {blamedService(span) !== span.service ? (
+            <p>
+              The failure of this request started here: {span.service}’s sidecar could not get an answer from <strong>{blamedService(span)}</strong>
+              {span.reason ? ` (${span.reason.replace(/_/g, ' ')})` : ''}, so it is blamed on {blamedService(span)}.
+            </p>
+          ) : (
+            <p>
+              The failure of this request started here{span.errorOrigin === 'app' ? ', in the service’s own code' : span.errorOrigin === 'proxy' ? ', in the mesh proxy' : ''}.
+            </p>
+          )}
         </div>
       ) : span.role === 'propagated' ? (
         <div className="callout callout-propagated">
