@@ -188,3 +188,9 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/**
+ * The wording of schema problems and the YAML node lookup used above, for other files that are
+ * read the same way (the load-test scenario files of `meshlet bench`).
+ */
+export { describeIssue as describeSchemaIssue, locate as locateYamlPath };
