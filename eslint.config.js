@@ -32,6 +32,11 @@ export default tseslint.config(
     },
   },
   {
+    // k6 scripts run in k6's runtime, which provides these globals (declared by @types/k6).
+    files: ['bench/k6/**/*.js'],
+    languageOptions: { globals: { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly', open: 'readonly' } },
+  },
+  {
     files: ['bin/*.js', '*.js'],
     ...tseslint.configs.disableTypeChecked,
   },

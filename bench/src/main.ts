@@ -5,10 +5,10 @@ import { formatSpecProblems } from '@meshlet/wire';
 import pkg from '../package.json' with { type: 'json' };
 import { newRunId, RUN_ID_PATTERN } from './baggage.ts';
 import { BenchError, EXIT } from './errors.ts';
-import { createRunEvents, type RunEvents, type RunIdentity } from './events.ts';
+import type { RunEvents, RunIdentity } from './events.ts';
 import { parseFlags, scenarioFromFlags, thresholdsFromFlags, type BenchFlags } from './flags.ts';
 import { planLoadTest, type Plan } from './plan.ts';
-import { runLoadTest, type Progress } from './runner.ts';
+import type { Progress } from './runner.ts';
 import { parseScenarioFile, validateScenario, type LoadTest, type LoadTestResult } from './scenario.ts';
 import { buildSummary, formatSummary } from './summary.ts';
 
@@ -52,8 +52,10 @@ async function bench(argv: string[]): Promise<number> {
     if (!flags.quiet) process.stderr.write(`${line}\n`);
   };
 
+  // The OpenTelemetry exporter and autocannon load only when a run needs them: --help and bad flags stay quick.
   let events: RunEvents | undefined;
   if (collector !== undefined) {
+    const { createRunEvents } = await import('./events.ts');
     const warned = new Set<string>();
     events = createRunEvents({
       collectorUrl: collector,
@@ -67,7 +69,6 @@ async function bench(argv: string[]): Promise<number> {
     });
   }
 
-  say(describePlan(test, plan, runId));
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -81,7 +82,9 @@ async function bench(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  say(describePlan(test, plan, runId));
 
+  const { runLoadTest } = await import('./runner.ts');
   const showProgress = !flags.quiet && process.stderr.isTTY;
   events?.started(identity, Date.now());
   let outcome;

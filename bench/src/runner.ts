@@ -240,23 +240,23 @@ class LoadRun {
       phases.push(run);
       await run.finished;
     });
-    const stepEnd = this.until(step.endMs).then(() => {
+    const stepEnd = this.until(step.endMs).then((onTime) => {
       for (const phase of phases) this.drain(phase);
+      // An arrival-rate executor drops the iterations it had no free connection for (k6's
+      // dropped_iterations); a run cut short by an abort drops nothing, it just ends.
+      if (onTime && step.plannedRequests !== undefined) {
+        const dropped = step.plannedRequests - phases.reduce((n, p) => n + p.sent, 0);
+        if (dropped > 0) this.metrics.add('dropped_iterations', dropped, { scenario: scenario.name });
+      }
     });
     // After the window plus its graceful stop, whatever is still in flight is abandoned.
-    const watchdog = stepEnd.then(async () => {
+    void stepEnd.then(async () => {
       await this.sleep(this.aborted === undefined ? scenario.gracefulStopMs : Math.min(ABORT_GRACE_MS, scenario.gracefulStopMs));
       for (const phase of phases) this.stopNow(phase);
     });
+    // A step is over when its phases are: drained at the end of the window, or done early with their
+    // quota (iterations executors, or a rate the server kept up with: nothing was dropped then).
     await Promise.all(started);
-    if (this.aborted === undefined) await stepEnd;
-    // Idle steps end with their window; the watchdog only matters while a phase is still running.
-    void watchdog;
-    if (step.plannedRequests !== undefined) {
-      const sent = phases.reduce((n, p) => n + p.sent, 0);
-      const dropped = Math.max(0, step.plannedRequests - sent);
-      if (dropped > 0) this.metrics.add('dropped_iterations', dropped, { scenario: scenario.name });
-    }
   }
 
   private startPhase(scenario: ScenarioPlan, phase: Phase): PhaseRun {

@@ -21,7 +21,9 @@ const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'
 const DURATION_HINT = 'expected a duration such as "30s", "1m30s" or "500ms"';
 
 const duration = z.union([z.string(), z.number()]).refine((v) => parseDurationMs(v) !== undefined, { message: DURATION_HINT });
-const positiveDuration = duration.refine((v) => (parseDurationMs(v) ?? 0) > 0, { message: 'expected a duration longer than 0' });
+const positiveDuration = z
+  .union([z.string(), z.number()])
+  .refine((v) => (parseDurationMs(v) ?? 0) > 0, { message: `${DURATION_HINT}, longer than 0` });
 const count = z.number().int().nonnegative();
 const positiveCount = z.number().int().positive();
 
