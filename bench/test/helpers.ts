@@ -188,3 +188,56 @@ export async function startOtlpReceiver(t: TestContext): Promise<{ url: string; 
   }));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, logs };
 }
+
+/**
+ * Starts `meshlet <verb> ...` (collector, proxy) and resolves with its `listening` log line, which
+ * carries the addresses it bound (ports 0 in tests). The process is stopped (SIGTERM, then SIGKILL) in t.after.
+ */
+export async function startMeshlet(t: TestContext, args: string[], timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  const child = spawn(process.execPath, [MESHLET, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  });
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null): void => {
+      clearTimeout(timer);
+      reject(new Error(`meshlet ${args[0]} exited with ${code}:\n${stderr}`));
+    };
+    const onData = (d: Buffer): void => {
+      stderr += d.toString();
+      const line = stderr.split('\n').find((l) => l.includes('"listening"'));
+      if (line === undefined) return;
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      child.stderr.off('data', onData);
+      child.stderr.resume(); // keep draining its logs so it never blocks on a full pipe
+      resolve(entry);
+    };
+    const timer = setTimeout(() => reject(new Error(`meshlet ${args[0]} did not log "listening" within ${timeoutMs} ms:\n${stderr}`)), timeoutMs);
+    child.on('exit', onExit);
+    child.stderr.on('data', onData);
+  });
+}
+
+/** Polls `fn` every 250 ms until it returns a value, for at most `timeoutMs`. */
+export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown;
+  while (performance.now() < deadline) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${what}: not within ${timeoutMs} ms${last === undefined ? '' : ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})`}`);
+}
