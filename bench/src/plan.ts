@@ -13,7 +13,7 @@
 // a step never sends more than k6 would, whatever the server does. Ramps become 1 s steps whose
 // quotas follow the integral of the rate, rounded on the cumulative count so they never drift.
 import { BenchError } from './errors.ts';
-import type { ExecutorSpec, LoadTest, ScenarioSpec } from './scenario.ts';
+import type { ExecutorSpec, LoadTest, ScenarioSpec, Stage } from './scenario.ts';
 
 /** One autocannon instance. */
 export interface Phase {
@@ -122,25 +122,13 @@ function planScenario(scenario: ScenarioSpec, limits: Limits): ScenarioPlan {
     }
     case 'ramping-arrival-rate': {
       const steps: Step[] = [];
-      let t = 0; // ms into the scenario
-      let rate = run.startRatePerSecond;
       let counted = 0; // requests planned so far (cumulative, rounded)
       let exact = 0; // requests the rate function integrates to so far
-      for (const stage of run.stages) {
-        const from = rate;
-        const to = stage.target;
-        const width = from === to ? stage.durationMs : limits.rampStepMs;
-        for (let s = 0; s < stage.durationMs; s += width) {
-          const d = Math.min(width, stage.durationMs - s);
-          const r0 = from + ((to - from) * s) / stage.durationMs;
-          const r1 = from + ((to - from) * (s + d)) / stage.durationMs;
-          exact += ((r0 + r1) / 2) * (d / 1000);
-          const requests = Math.round(exact) - counted;
-          counted += requests;
-          steps.push({ startMs: at + t + s, endMs: at + t + s + d, plannedRequests: requests, phases: ratePhases(requests, d, run.maxConnections, limits.maxPhases) });
-        }
-        t += stage.durationMs;
-        rate = to;
+      for (const w of stageWindows(run.startRatePerSecond, run.stages, limits.rampStepMs)) {
+        exact += ((w.valueAt(0) + w.valueAt(w.durationMs)) / 2) * (w.durationMs / 1000); // linear: the trapezoid is exact
+        const requests = Math.round(exact) - counted;
+        counted += requests;
+        steps.push({ startMs: at + w.startMs, endMs: at + w.startMs + w.durationMs, plannedRequests: requests, phases: ratePhases(requests, w.durationMs, run.maxConnections, limits.maxPhases) });
       }
       return plan(steps, run.maxConnections);
     }
@@ -148,28 +136,17 @@ function planScenario(scenario: ScenarioSpec, limits: Limits): ScenarioPlan {
       return plan([{ startMs: at, endMs: at + run.durationMs, phases: [{ offsetMs: 0, connections: run.vus, requests: Math.max(run.vus, limits.maxRequests) }] }], run.vus);
     case 'ramping-vus': {
       const steps: Step[] = [];
-      let t = 0;
-      let vus = run.startVus;
       let maxVus = run.startVus;
-      for (const stage of run.stages) {
-        const from = vus;
-        const to = stage.target;
-        const width = from === to ? stage.durationMs : limits.rampStepMs;
-        for (let s = 0; s < stage.durationMs; s += width) {
-          const d = Math.min(width, stage.durationMs - s);
-          // VUs at the middle of the step: the staircase crosses the line k6 ramps along.
-          const n = Math.round(from + ((to - from) * (s + d / 2)) / stage.durationMs);
-          maxVus = Math.max(maxVus, n);
-          const previous = steps.at(-1);
-          const previousConnections = previous?.phases[0]?.connections ?? 0;
-          if (previous !== undefined && previous.endMs === at + t + s && previousConnections === n) {
-            previous.endMs += d; // same VUs as the step before: keep its connections open
-          } else {
-            steps.push({ startMs: at + t + s, endMs: at + t + s + d, phases: n === 0 ? [] : [{ offsetMs: 0, connections: n, requests: Math.max(n, limits.maxRequests) }] });
-          }
+      for (const w of stageWindows(run.startVus, run.stages, limits.rampStepMs)) {
+        // VUs at the middle of the step: the staircase crosses the line k6 ramps along.
+        const n = Math.round(w.valueAt(w.durationMs / 2));
+        maxVus = Math.max(maxVus, n);
+        const previous = steps.at(-1);
+        if (previous !== undefined && previous.endMs === at + w.startMs && (previous.phases[0]?.connections ?? 0) === n) {
+          previous.endMs += w.durationMs; // same VUs as the step before: keep its connections open
+        } else {
+          steps.push({ startMs: at + w.startMs, endMs: at + w.startMs + w.durationMs, phases: n === 0 ? [] : [{ offsetMs: 0, connections: n, requests: Math.max(n, limits.maxRequests) }] });
         }
-        t += stage.durationMs;
-        vus = to;
       }
       return plan(steps, maxVus);
     }
@@ -179,6 +156,36 @@ function planScenario(scenario: ScenarioSpec, limits: Limits): ScenarioPlan {
       const connections = Math.min(run.vus, requests);
       return plan([{ startMs: at, endMs: at + run.maxDurationMs, phases: [{ offsetMs: 0, connections, requests }] }], connections);
     }
+  }
+}
+
+interface StageWindow {
+  /** From the start of the scenario. */
+  startMs: number;
+  durationMs: number;
+  /** The staged value (rate or VUs) `ms` into the window: k6 moves linearly from target to target. */
+  valueAt(ms: number): number;
+}
+
+/** Cuts stages into windows: a plateau whole, a ramp in `stepMs` slices. */
+function* stageWindows(start: number, stages: readonly Stage[], stepMs: number): Generator<StageWindow> {
+  let t = 0;
+  let from = start;
+  for (const stage of stages) {
+    const to = stage.target;
+    const width = from === to ? stage.durationMs : stepMs;
+    for (let s = 0; s < stage.durationMs; s += width) {
+      const offset = s;
+      const stageFrom = from;
+      const stageMs = stage.durationMs;
+      yield {
+        startMs: t + s,
+        durationMs: Math.min(width, stage.durationMs - s),
+        valueAt: (ms) => stageFrom + ((to - stageFrom) * (offset + ms)) / stageMs,
+      };
+    }
+    t += stage.durationMs;
+    from = to;
   }
 }
 

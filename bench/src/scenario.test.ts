@@ -131,7 +131,7 @@ test('cross-field rules: scenarios exclude shortcuts, maxVUs ≥ preAllocatedVUs
 test('syntax errors and non-mappings are problems, not exceptions', () => {
   const broken = parseScenarioFile('{"name": "x",', opts);
   assert.equal(broken.ok, false);
-  if (!broken.ok) assert.match(broken.problems[0]?.message ?? '', /^syntax: /);
+  if (!broken.ok) assert.match(broken.problems[0]?.message ?? '', /^YAML: /);
   const list = parseScenarioFile('[1, 2]', opts);
   assert.equal(list.ok, false);
 });

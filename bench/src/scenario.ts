@@ -3,9 +3,8 @@
 //
 //   bench/k6/scenarios/steady.json ──► k6:      export const options = scenario.options
 //                                  └─► harness: meshlet bench --scenario bench/k6/scenarios/steady.json
-import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { describeSchemaIssue, locateYamlPath, parseDurationMs, type SpecProblem } from '@meshlet/wire';
+import { describeSchemaIssue, parseDurationMs, readYamlDocument, type SpecProblem } from '@meshlet/wire';
 import { BUILTIN_METRICS, DEFAULT_TREND_STATS, MetricSet, type MetricDefinition } from './metrics.ts';
 import { metricKeyName, parseMetricKey, parseThresholdExpression, type MetricKey, type Threshold } from './thresholds.ts';
 
@@ -192,26 +191,15 @@ export interface NormaliseOptions {
  * if (!r.ok) console.error(formatSpecProblems(r.problems, 'steady.json'));
  */
 export function parseScenarioFile(text: string, options: NormaliseOptions): LoadTestResult {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      problems: doc.errors.map((error) => {
-        const pos = lineCounter.linePos(error.pos[0]);
-        return { path: '', message: `syntax: ${error.message.split('\n')[0]}`, line: pos.line, column: pos.col };
-      }),
-    };
-  }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
-  const result = validateScenario(data, options);
+  const read = readYamlDocument(text);
+  if (!read.ok) return read;
+  const result = validateScenario(read.data, options);
   if (result.ok) return result;
   for (const problem of result.problems) {
-    const offset = locateYamlPath(doc, problem.path === '' ? [] : splitPath(problem.path));
-    if (offset !== undefined) {
-      const pos = lineCounter.linePos(offset);
+    const pos = read.positionOf(problem.path === '' ? [] : splitPath(problem.path));
+    if (pos !== undefined) {
       problem.line = pos.line;
-      problem.column = pos.col;
+      problem.column = pos.column;
     }
   }
   result.problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || a.path.localeCompare(b.path));

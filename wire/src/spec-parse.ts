@@ -27,6 +27,45 @@ export type SpecResult = { ok: true; spec: MeshSpec } | { ok: false; problems: S
  * // services.web.port: expected a number, got "abc" (mesh.yaml:3)
  */
 export function parseMeshSpec(text: string): SpecResult {
+  const read = readYamlDocument(text);
+  if (!read.ok) return read;
+  const data = read.data;
+  if (data === null || data === undefined) {
+    return { ok: false, problems: [{ path: '', message: 'the file is empty; expected a mapping with a "services:" key', line: 1, column: 1 }] };
+  }
+  const result = validateMeshSpec(data, describeIssue);
+  if (result.ok) return { ok: true, spec: deepFreeze(result.spec) };
+  const problems = result.issues.map((issue) => {
+    const pos = read.positionOf(issue.path);
+    const message = issue.message.startsWith('unknown field "') ? `${issue.message}${suggest(String(issue.path.at(-1)))}` : issue.message;
+    const problem: SpecProblem = { path: issue.path.map(String).join('.'), message };
+    if (pos !== undefined) {
+      problem.line = pos.line;
+      problem.column = pos.column;
+    }
+    return problem;
+  });
+  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || a.path.localeCompare(b.path));
+  return { ok: false, problems };
+}
+
+/** YAML (or JSON, which YAML reads too) text, parsed for a schema check. */
+export interface YamlDocument {
+  ok: true;
+  /** The document as plain data. */
+  data: unknown;
+  /** Line and column of the field at `path`, or of its deepest ancestor in the file. */
+  positionOf(path: readonly PropertyKey[]): { line: number; column: number } | undefined;
+}
+
+/**
+ * Parses YAML or JSON text, keeping what is needed to place problems on their lines. Syntax errors
+ * come back as problems, never as exceptions. Used for mesh specs and for `meshlet bench` scenario files.
+ * @example
+ * const read = readYamlDocument('a:\n  b: 1\n');
+ * if (read.ok) read.positionOf(['a', 'b']) // { line: 2, column: 6 }
+ */
+export function readYamlDocument(text: string): YamlDocument | { ok: false; problems: SpecProblem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -38,25 +77,16 @@ export function parseMeshSpec(text: string): SpecResult {
       }),
     };
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
-  if (data === null || data === undefined) {
-    return { ok: false, problems: [{ path: '', message: 'the file is empty; expected a mapping with a "services:" key', line: 1, column: 1 }] };
-  }
-  const result = validateMeshSpec(data, describeIssue);
-  if (result.ok) return { ok: true, spec: deepFreeze(result.spec) };
-  const problems = result.issues.map((issue) => {
-    const offset = locate(doc, issue.path);
-    const pos = offset === undefined ? undefined : lineCounter.linePos(offset);
-    const message = issue.message.startsWith('unknown field "') ? `${issue.message}${suggest(String(issue.path.at(-1)))}` : issue.message;
-    const problem: SpecProblem = { path: issue.path.map(String).join('.'), message };
-    if (pos !== undefined) {
-      problem.line = pos.line;
-      problem.column = pos.col;
-    }
-    return problem;
-  });
-  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || a.path.localeCompare(b.path));
-  return { ok: false, problems };
+  return {
+    ok: true,
+    data: doc.toJS({ maxAliasCount: 100 }),
+    positionOf(path) {
+      const offset = locate(doc, path);
+      if (offset === undefined) return undefined;
+      const pos = lineCounter.linePos(offset);
+      return { line: pos.line, column: pos.col };
+    },
+  };
 }
 
 /**
@@ -189,8 +219,5 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/**
- * The wording of schema problems and the YAML node lookup used above, for other files that are
- * read the same way (the load-test scenario files of `meshlet bench`).
- */
-export { describeIssue as describeSchemaIssue, locate as locateYamlPath };
+/** The wording of schema problems used above, for other files read the same way (`meshlet bench` scenarios). */
+export { describeIssue as describeSchemaIssue };
