@@ -59,6 +59,11 @@ export interface RunOutcome {
 
 /** How long an aborted run waits for requests in flight. */
 const ABORT_GRACE_MS = 2_000; // 2 s
+/**
+ * An arrival-rate step drains this long after its window: its last bursts are due up to 1/N s before
+ * the end, and a busy event loop may start them a little late. The quotas still cap what is sent.
+ */
+const RATE_DRAIN_SLACK_MS = 250;
 /** autocannon notices a stop at its next sample tick: keep that short. */
 const SAMPLE_INTERVAL_MS = 100;
 
@@ -240,7 +245,8 @@ class LoadRun {
       phases.push(run);
       await run.finished;
     });
-    const stepEnd = this.until(step.endMs).then((onTime) => {
+    const drainAtMs = step.plannedRequests === undefined ? step.endMs : step.endMs + RATE_DRAIN_SLACK_MS;
+    const stepEnd = this.until(drainAtMs).then((onTime) => {
       for (const phase of phases) this.drain(phase);
       // An arrival-rate executor drops the iterations it had no free connection for (k6's
       // dropped_iterations); a run cut short by an abort drops nothing, it just ends.

@@ -21,7 +21,7 @@ test('honours the arrival rate, spread within each second, and tags every reques
   const got = server.received.length;
   const dropped = run.summary?.metrics.dropped_iterations?.values.count ?? 0;
   // The quota is exact: 40/s × 2 s. A starved machine may drop a few, and then says so.
-  assert.ok(got >= 76 && got <= 80, `server got ${got} requests`);
+  assert.ok(got >= 72 && got <= 80, `server got ${got} requests`);
   assert.equal(got + dropped, 80);
   assert.equal(run.summary?.metrics.http_reqs?.values.count, got);
   const times = server.received.map((r) => r.atMs).sort((a, b) => a - b);
