@@ -1,0 +1,179 @@
+// Starting the programs of a pod: the app (a runc container in its netns, or a plain process with
+// `--isolation=process`) and the sidecar (`meshlet proxy`, a process in the pod's netns running as the
+// sidecar uid). Each returns a handle with its pid, exit and output; all are started in their own
+// process group (Ctrl-C at the terminal reaches only the daemon, which stops pods in order) and carry
+// the mesh's owner marker in their environment.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Host } from './host.ts';
+import { lineSplitter } from './log-store.ts';
+import { OWNER_ENV } from './names.ts';
+import { signalProcess, startTicks } from './procs.ts';
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A started program. */
+export interface Running {
+  /** Host pid of the program (the container's init for runc). */
+  pid: number;
+  startTicks: number | undefined;
+  exited: Promise<Exit>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs: number): Promise<Exit>;
+  signal(signal: NodeJS.Signals): void;
+}
+
+export type OutputHandler = (stream: 'stdout' | 'stderr', line: string) => void;
+
+function exitOf(child: ChildProcess): Promise<Exit> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', () => resolve({ code: 127, signal: null }));
+  });
+}
+
+function pipeOutput(child: ChildProcess, onOutput: OutputHandler): void {
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const split = lineSplitter((line) => onOutput(stream, line));
+    child[stream]?.on('data', (chunk: Buffer) => split.push(chunk));
+    child[stream]?.on('end', () => split.end());
+  }
+}
+
+async function stopWith(exited: Promise<Exit>, term: () => void, kill: () => void, graceMs: number): Promise<Exit> {
+  term();
+  const timer = sleep(graceMs).then(() => undefined);
+  const first = await Promise.race([exited, timer]);
+  if (first !== undefined) return first;
+  kill();
+  return exited;
+}
+
+/** Spawns a program in its own process group with its output split into lines. */
+function spawnProgram(argv: readonly string[], o: { env: NodeJS.ProcessEnv; cwd?: string; onOutput: OutputHandler }): ChildProcess {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error('empty command');
+  const child = spawn(file, args, { env: o.env, ...(o.cwd === undefined ? {} : { cwd: o.cwd }), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  pipeOutput(child, o.onOutput);
+  return child;
+}
+
+/** A plain process (the sidecar, a process-isolation app, the collector). */
+export async function startProcess(argv: readonly string[], o: { env: NodeJS.ProcessEnv; cwd?: string; onOutput: OutputHandler }): Promise<Running> {
+  const child = spawnProgram(argv, o);
+  const exited = exitOf(child);
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once('spawn', () => resolve(child.pid as number));
+    child.once('error', (err) => reject(new Error(`cannot start ${argv[0]}: ${err.message}`)));
+  });
+  const ticks = await startTicks(pid);
+  return {
+    pid,
+    startTicks: ticks,
+    exited,
+    stop: (graceMs) =>
+      stopWith(
+        exited,
+        () => void signalProcess(pid, ticks, 'SIGTERM', true),
+        () => void signalProcess(pid, ticks, 'SIGKILL', true),
+        graceMs,
+      ),
+    signal: (signal) => void signalProcess(pid, ticks, signal, true),
+  };
+}
+
+/** Where runc keeps a mesh's container state, and how it is called. */
+export interface RuncOptions {
+  root: string;
+  host: Host;
+}
+
+/**
+ * Runs an app container in the foreground of a `runc run` (so the daemon gets its output through
+ * pipes and its exit status as runc's). The container's host pid comes from `runc state`.
+ */
+export async function startContainer(runc: RuncOptions, o: { id: string; bundle: string; owner: string; onOutput: OutputHandler }): Promise<Running> {
+  // A container left over from a previous run of this pod (crash, kill -9) would make `run` fail.
+  await runc.host.exec(['runc', '--root', runc.root, 'delete', '--force', o.id]).catch(() => {});
+  const child = spawnProgram(['runc', '--root', runc.root, 'run', '--bundle', o.bundle, o.id], {
+    env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', [OWNER_ENV]: o.owner },
+    onOutput: o.onOutput,
+  });
+  const exited = exitOf(child).then((exit): Exit => {
+    // runc reports a container killed by signal N as exit 128+N.
+    if (exit.code !== null && exit.code > 128 && exit.code < 160) return { code: exit.code, signal: signalName(exit.code - 128) };
+    return exit;
+  });
+  let pid: number | undefined;
+  const deadline = Date.now() + 10_000;
+  while (pid === undefined) {
+    const done = await Promise.race([exited, sleep(15).then(() => undefined)]);
+    if (done !== undefined) {
+      // It ended before we saw it run (a crash at start, a bad command): report through `exited`.
+      return { pid: child.pid ?? 0, startTicks: undefined, exited, stop: () => exited, signal: () => {} };
+    }
+    const state = await runc.host.exec(['runc', '--root', runc.root, 'state', o.id]).catch(() => undefined);
+    if (state !== undefined) {
+      const parsed = JSON.parse(state.stdout) as { pid?: number; status?: string };
+      if (parsed.status === 'running' && typeof parsed.pid === 'number' && parsed.pid > 0) pid = parsed.pid;
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`container ${o.id} did not start within 10 s`);
+    }
+  }
+  const appPid = pid;
+  const ticks = await startTicks(appPid);
+  const kill = (signal: string) => runc.host.exec(['runc', '--root', runc.root, 'kill', '--all', o.id, signal]).catch(() => undefined);
+  return {
+    pid: appPid,
+    startTicks: ticks,
+    exited,
+    stop: (graceMs) =>
+      stopWith(
+        exited,
+        () => void kill('TERM'),
+        () => void kill('KILL'),
+        graceMs,
+      ),
+    signal: (signal) => void kill(signal.replace(/^SIG/, '')),
+  };
+}
+
+/** Runs a command inside a running container (`runc exec`), for command health checks. */
+export async function execInContainer(runc: RuncOptions, id: string, argv: readonly string[], timeoutMs: number): Promise<{ code: number; output: string }> {
+  try {
+    const r = await runc.host.exec(['runc', '--root', runc.root, 'exec', id, ...argv], { timeoutMs });
+    return { code: 0, output: (r.stdout + r.stderr).trim() };
+  } catch (err) {
+    const e = err as { exitCode?: number | null; stderr?: string; stdout?: string; message: string };
+    return { code: typeof e.exitCode === 'number' ? e.exitCode : 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || e.message };
+  }
+}
+
+const SIGNALS: Record<number, NodeJS.Signals> = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
+
+function signalName(n: number): NodeJS.Signals | null {
+  return SIGNALS[n] ?? null;
+}
+
+/** Runs a command to completion with its own env and cwd (process-isolation health checks). Never throws. */
+export function runCommand(argv: readonly string[], o: { env: NodeJS.ProcessEnv; cwd: string; timeoutMs: number }): Promise<{ code: number; output: string }> {
+  const [file, ...args] = argv;
+  if (file === undefined) return Promise.resolve({ code: 127, output: 'empty command' });
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env: o.env, cwd: o.cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: o.timeoutMs, killSignal: 'SIGKILL' });
+    let output = '';
+    const take = (chunk: Buffer) => {
+      if (output.length < 4096) output += chunk.toString('utf8');
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.once('error', (err) => resolve({ code: 127, output: err.message }));
+    child.once('close', (code, signal) => resolve({ code: code ?? (signal === null ? 1 : 128 + 9), output: output.trim() }));
+  });
+}
