@@ -291,7 +291,9 @@ export function parseCgroupMounts(mountinfo: string): { v1: Record<string, strin
 export async function detectCgroups(): Promise<Cgroups> {
   const { v1, v2 } = parseCgroupMounts((await read('/proc/self/mountinfo')) ?? '');
   const hasV1Memory = Object.values(v1).some((c) => c.includes('memory'));
-  if (hasV1Memory) return createCgroupsV1(v1);
+  // Hybrid layout: runc also makes the container's cgroup in the (controller-less) v2 mount, so that
+  // one is swept on removal too.
+  if (hasV1Memory) return createCgroupsV1(v2 === undefined ? v1 : { ...v1, [v2]: [] });
   if (v2 !== undefined) return createCgroupsV2(v2);
   throw new Error('no cgroup filesystem is mounted (looked in /proc/self/mountinfo)');
 }

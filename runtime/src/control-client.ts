@@ -1,5 +1,6 @@
 // The CLI's side of the control API: HTTP over the daemon's unix socket.
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { ERROR_CODES, RuntimeError, runtimeErrorFromJSON } from './errors.ts';
 
 export interface ControlClient {
@@ -74,3 +75,15 @@ export function createControlClient(socketPath: string): ControlClient {
     },
   };
 }
+/** Whether something answers on the unix socket. */
+export function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+

@@ -15,10 +15,10 @@
 //   GET    /v1/events?mesh=<m>                text/event-stream of MeshEvent (events and app output)
 import { chmod, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { formatSpecProblems, parseMeshSpec } from '@meshlet/wire';
 import { ERROR_CODES, ERROR_STATUS, RuntimeError, isRuntimeError } from './errors.ts';
+import { socketAlive } from './control-client.ts';
 import { createMesh, teardownRecord, type Mesh, type MeshEnv, type MeshEvent } from './mesh.ts';
 import { bundleDir } from './plan.ts';
 import { needsRootError } from './preflight.ts';
@@ -60,18 +60,6 @@ export interface UpResult {
   created: boolean;
   settled: { ok: boolean; notReady: string[]; failed: string[] } | undefined;
   status: ReturnType<Mesh['status']>;
-}
-
-/** Whether something answers on the unix socket. */
-export function socketAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {

@@ -12,14 +12,13 @@ import pino from 'pino';
 import { envName, formatSpecProblems, parseMeshSpec, RUNTIME_CONTROL_SOCKET, RUNTIME_STATE_DIR, type MeshSpec } from '@meshlet/wire';
 import { detectCgroups, type Cgroups } from './cgroups.ts';
 import { parseScaleArgs, parseSince, parseSwitch, parseTimeout, parseWeights } from './cli-args.ts';
-import { createControlClient, type ControlClient } from './control-client.ts';
-import { socketAlive, startDaemon, type UpResult } from './daemon.ts';
+import { createControlClient, socketAlive, type ControlClient } from './control-client.ts';
+import type { UpResult } from './daemon.ts';
 import { ERROR_CODES, RuntimeError, isRuntimeError } from './errors.ts';
 import { colours, formatAge, formatBytes, formatPercent, table, type OutputFormat } from './format.ts';
 import { createHost } from './host.ts';
 import { followLogs, readLogs, type LogLine } from './log-store.ts';
 import type { MeshEnv, MeshEvent, MeshStatus } from './mesh.ts';
-import { teardownRecord } from './mesh.ts';
 import type { HostBase } from './plan.ts';
 import type { PodStatus } from './pod.ts';
 import { findTool, gatherHostFacts, missingTools, needsRootError, preflightProblems, checkPortFree } from './preflight.ts';
@@ -279,6 +278,8 @@ async function up(g: Globals, f: UpFlags): Promise<void> {
   // No daemon: this process is the daemon until Ctrl-C.
   ensureSbinOnPath();
   const env = await meshEnv(humanLog());
+  // The daemon's modules (OpenTelemetry and all) load only for the verbs that run it.
+  const { startDaemon } = await import('./daemon.ts');
   const daemon = await startDaemon({ stateRoot: g.stateRoot, socketPath: g.socketPath, env: { ...env, stateRoot: g.stateRoot }, exitWhenIdle: false, canNetns: await canNetns() });
   daemon.subscribe(print);
   let result: UpResult | undefined;
@@ -311,6 +312,7 @@ async function daemonVerb(g: Globals, f: { exitWhenIdle?: boolean }): Promise<vo
   ensureSbinOnPath();
   const log = pinoLog();
   const env = await meshEnv(log);
+  const { startDaemon } = await import('./daemon.ts');
   const daemon = await startDaemon({ stateRoot: g.stateRoot, socketPath: g.socketPath, env: { ...env, stateRoot: g.stateRoot }, exitWhenIdle: f.exitWhenIdle === true, canNetns: await canNetns() });
   log('info', 'listening', { socket: g.socketPath, stateRoot: g.stateRoot, pid: process.pid });
   daemon.subscribe((e) => {
@@ -359,6 +361,7 @@ async function down(g: Globals, names: string[], f: { file?: string; mesh?: stri
     ensureSbinOnPath();
     let cgroups: Cgroups | undefined;
     if (isRoot()) cgroups = await detectCgroups().catch(() => undefined);
+    const { teardownRecord } = await import('./mesh.ts');
     results.push({ mesh, problems: await teardownRecord({ host: createHost(), cgroups }, record, meshDirOf(g.stateRoot, mesh)) });
   }
   if (g.output === 'json') out(JSON.stringify(results, null, 2));

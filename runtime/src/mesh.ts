@@ -274,7 +274,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
           await joinCgroup('sidecar', proc);
           return proc;
         },
-        startApp: (onOutput) => startContainer({ root: runcRoot, host: env.host }, { id: pn.container, bundle: bundleDir(podDir(pod.name)), owner: names.owner, onOutput }),
+        startApp: (onOutput, onOom) => startContainer({ root: runcRoot, host: env.host }, { id: pn.container, bundle: bundleDir(podDir(pod.name)), owner: names.owner, onOutput, onOom }),
         execCheck: (argv, timeoutMs) => execInContainer({ root: runcRoot, host: env.host }, pn.container, argv, timeoutMs),
         probeTarget: { host: ip, localAddress: network.probeIp },
         adminHost: ip,

@@ -23,7 +23,8 @@ import type { EventAttributes, PodTelemetry } from './telemetry.ts';
 /** How a pod's programs are started; differs between netns and process isolation. */
 export interface PodLauncher {
   startSidecar(onOutput: (stream: 'stdout' | 'stderr', line: string) => void): Promise<Running>;
-  startApp(onOutput: (stream: 'stdout' | 'stderr', line: string) => void): Promise<Running>;
+  /** `onOom`: a process of the app was OOM-killed (where the launcher can tell as it happens). */
+  startApp(onOutput: (stream: 'stdout' | 'stderr', line: string) => void, onOom: () => void): Promise<Running>;
   /** Runs a health-check command in the app's environment; exit code 0 is healthy. */
   execCheck(argv: readonly string[], timeoutMs: number): Promise<{ code: number; output: string }>;
   /** Where the app port is probed from: host, and the local address to use (netns: the prober address). */
@@ -256,10 +257,13 @@ export function createPod(d: PodDeps): Pod {
     setState('starting');
     let proc: Running;
     try {
-      proc = await d.launcher.startApp((stream, line) => {
-        d.logs.app.write(stream, line);
-        d.telemetry.output('app', stream, line);
-      });
+      proc = await d.launcher.startApp(
+        (stream, line) => {
+          d.logs.app.write(stream, line);
+          d.telemetry.output('app', stream, line);
+        },
+        () => void reportOom(),
+      );
     } catch (err) {
       setState('failed', (err as Error).message);
       emit(INFRA_EVENTS.exited, { [POD_ATTR.exitCode]: 127 }, `app failed to start: ${(err as Error).message}`, SEVERITY.error);
@@ -268,7 +272,9 @@ export function createPod(d: PodDeps): Pod {
     app = proc;
     await d.track('app', proc);
     startedAtMs = now();
-    oomKills = (await statsOf(appCgroup))?.oomKills ?? 0;
+    oomsAtStart = oomsReported;
+    lastAppOoms = 0;
+    cgroupOomBase = (await statsOf(appCgroup))?.oomKills ?? 0;
     emit(INFRA_EVENTS.started, { [POD_ATTR.appPid]: proc.pid, [POD_ATTR.sidecarPid]: sidecar?.pid }, restarts === 0 ? 'started' : `started again (restart ${restarts})`);
     setState('running');
     everStarted = true;
@@ -294,19 +300,16 @@ export function createPod(d: PodDeps): Pod {
 
   const onAppExit = (proc: Running, exit: Exit) => {
     if (app !== proc) return;
+    lastAppOoms = proc.oomKills?.() ?? 0;
     app = undefined;
     exitCode = exit.code;
     exitSignal = exit.signal;
     changed();
     transition = transition.then(async () => {
+      // Counters first (process isolation, cgroup v2), then what the container runtime saw.
+      await reportOom();
+      const reason: RestartReason = oomsAtStart < oomKills && exit.signal === 'SIGKILL' ? 'oom' : 'exit';
       if (!wanted || closed) return;
-      const stats = await statsOf(appCgroup);
-      let reason: RestartReason = 'exit';
-      if (stats !== undefined && stats.oomKills > oomKills) {
-        oomKills = stats.oomKills;
-        reason = 'oom';
-        emit(INFRA_EVENTS.oomKilled, { [POD_ATTR.memoryLimitBytes]: stats.memoryLimitBytes, [POD_ATTR.exitCode]: exit.code ?? undefined }, `app was OOM-killed (memory limit ${stats.memoryLimitBytes ?? 'none'} bytes)`, SEVERITY.error);
-      }
       emit(
         INFRA_EVENTS.exited,
         { [POD_ATTR.exitCode]: exit.code ?? undefined, [POD_ATTR.signal]: exit.signal ?? undefined },
@@ -389,17 +392,36 @@ export function createPod(d: PodDeps): Pod {
     }
   };
 
+  /**
+   * Emits one `oom_killed` event per OOM kill not reported yet, from the cgroup counter of the app
+   * (where the kernel accounts it: process isolation, cgroup v2) and the container's own count.
+   */
+  let oomsReported = 0;
+  let oomsAtStart = 0;
+  let cgroupOomBase = 0;
+  const reportOom = async () => {
+    const stats = await statsOf(appCgroup);
+    const fromCgroup = stats === undefined ? 0 : Math.max(0, stats.oomKills - cgroupOomBase);
+    const fromRuntime = app?.oomKills?.() ?? lastAppOoms;
+    const seen = Math.max(fromCgroup, fromRuntime) + oomsAtStart;
+    while (oomsReported < seen) {
+      oomsReported++;
+      oomKills = oomsReported;
+      emit(
+        INFRA_EVENTS.oomKilled,
+        { [POD_ATTR.memoryLimitBytes]: stats?.memoryLimitBytes ?? spec.resources?.memoryBytes },
+        `a process of the app was OOM-killed (memory limit ${stats?.memoryLimitBytes ?? spec.resources?.memoryBytes ?? 'none'} bytes)`,
+        SEVERITY.error,
+      );
+    }
+  };
+  let lastAppOoms = 0;
+
   const statsOf = async (path: string | undefined) => (path === undefined || d.cgroups === undefined ? undefined : d.cgroups.stats(path).catch(() => undefined));
 
+  // An OOM kill of a child process leaves the app running; it is reported all the same.
   const monitor = async () => {
-    if (d.names === undefined || d.cgroups === undefined) return;
-    const s = await statsOf(appCgroup);
-    if (s === undefined) return;
-    // An OOM kill of a child process leaves the app running; report it all the same.
-    if (s.oomKills > oomKills && app !== undefined) {
-      oomKills = s.oomKills;
-      emit(INFRA_EVENTS.oomKilled, { [POD_ATTR.memoryLimitBytes]: s.memoryLimitBytes }, `a process of the app was OOM-killed (memory limit ${s.memoryLimitBytes ?? 'none'} bytes)`, SEVERITY.error);
-    }
+    if (app !== undefined) await reportOom();
   };
 
   const snapshot = async () => {

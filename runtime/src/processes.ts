@@ -24,6 +24,8 @@ export interface Running {
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs: number): Promise<Exit>;
   signal(signal: NodeJS.Signals): void;
+  /** OOM kills seen in the container so far (runc containers only; settled when `exited` resolves). */
+  oomKills?: () => number;
 }
 
 export type OutputHandler = (stream: 'stdout' | 'stderr', line: string) => void;
@@ -96,7 +98,7 @@ export interface RuncOptions {
  * Runs an app container in the foreground of a `runc run` (so the daemon gets its output through
  * pipes and its exit status as runc's). The container's host pid comes from `runc state`.
  */
-export async function startContainer(runc: RuncOptions, o: { id: string; bundle: string; owner: string; onOutput: OutputHandler }): Promise<Running> {
+export async function startContainer(runc: RuncOptions, o: { id: string; bundle: string; owner: string; onOutput: OutputHandler; onOom?: () => void }): Promise<Running> {
   // A container left over from a previous run of this pod (crash, kill -9) would make `run` fail.
   await runc.host.exec(['runc', '--root', runc.root, 'delete', '--force', o.id]).catch(() => {});
   const child = spawnProgram(['runc', '--root', runc.root, 'run', '--bundle', o.bundle, o.id], {
@@ -129,13 +131,39 @@ export async function startContainer(runc: RuncOptions, o: { id: string; bundle:
   const appPid = pid;
   const ticks = await startTicks(appPid);
   const kill = (signal: string) => runc.host.exec(['runc', '--root', runc.root, 'kill', '--all', o.id, signal]).catch(() => undefined);
+  // `runc events` reports OOM kills as they happen (eventfd on memory.oom_control with cgroup v1,
+  // memory.events on v2). On v1 the kernel counts a kill in the victim's own cgroup, which runc
+  // removes with the container, so reading counters after the exit would miss it.
+  let ooms = 0;
+  const events = spawnProgram(['runc', '--root', runc.root, 'events', '--interval', '3600s', o.id], {
+    env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', [OWNER_ENV]: o.owner },
+    onOutput: (stream, line) => {
+      if (stream !== 'stdout') return;
+      try {
+        if ((JSON.parse(line) as { type?: string }).type === 'oom') {
+          ooms++;
+          o.onOom?.();
+        }
+      } catch {
+        // a stats line cut short
+      }
+    },
+  });
+  const eventsDone = exitOf(events);
+  const settled = exited.then(async (exit) => {
+    // The OOM notice and the exit race: give the events stream a moment to deliver it.
+    await Promise.race([eventsDone, sleep(500)]);
+    events.kill('SIGKILL');
+    return exit;
+  });
   return {
     pid: appPid,
     startTicks: ticks,
-    exited,
+    exited: settled,
+    oomKills: () => ooms,
     stop: (graceMs) =>
       stopWith(
-        exited,
+        settled,
         () => void kill('TERM'),
         () => void kill('KILL'),
         graceMs,
