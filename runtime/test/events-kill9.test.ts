@@ -84,7 +84,7 @@ services:
   assert.ok(before.processes.length >= 3, before.processes.join('\n')); // collector, web's sidecar and app (at least)
   const daemonPid = Number(await readFile(join(stateDir, 'daemon.pid'), 'utf8'));
   process.kill(daemonPid, 'SIGKILL');
-  await waitFor('the daemon to die', async () => {
+  await waitFor('the daemon to die', () => {
     try {
       process.kill(daemonPid, 0);
       return undefined;

@@ -120,16 +120,16 @@ services:
       }
     });
     const endpoints = () => seen.at(-1)?.config.destinations['back']?.endpoints.map((e) => `${e.pod}:${e.ready}`) ?? [];
-    await waitFor('the first config', async () => (seen.length > 0 ? true : undefined), 5000, 20);
+    await waitFor('the first config', () => (seen.length > 0 ? true : undefined), 5000, 20);
     assert.deepEqual(endpoints(), ['back-1:true', 'back-2:true']);
     const scaled = await meshlet(['scale', '--mesh', mesh, 'back=3'], { stateDir });
     assert.equal(scaled.code, 0, scaled.stderr);
     const after = Date.now();
-    await waitFor('back-3 in the config', async () => (endpoints().some((e) => e.startsWith('back-3')) ? true : undefined), 1000, 20);
+    await waitFor('back-3 in the config', () => (endpoints().some((e) => e.startsWith('back-3')) ? true : undefined), 1000, 20);
     assert.ok(Date.now() - after <= 1000);
-    await waitFor('back-3 ready', async () => (endpoints().includes('back-3:true') ? true : undefined), 30_000, 50);
+    await waitFor('back-3 ready', () => (endpoints().includes('back-3:true') ? true : undefined), 30_000, 50);
     const stop = meshlet(['stop', '--mesh', mesh, 'back-2'], { stateDir });
-    await waitFor('back-2 out of rotation', async () => (endpoints().includes('back-2:false') ? true : undefined), 15_000, 20);
+    await waitFor('back-2 out of rotation', () => (endpoints().includes('back-2:false') ? true : undefined), 15_000, 20);
     const stopped = await stop;
     assert.equal(stopped.code, 0, stopped.stderr);
     // The sidecar itself applied it: its admin /config shows the latest revision.
@@ -141,7 +141,7 @@ services:
     }, 2000, 50);
     assert.ok(revision !== undefined);
     assert.equal((await meshlet(['start', '--mesh', mesh, 'back-2'], { stateDir })).code, 0);
-    await waitFor('back-2 back in rotation', async () => (endpoints().includes('back-2:true') ? true : undefined), 30_000, 50);
+    await waitFor('back-2 back in rotation', () => (endpoints().includes('back-2:true') ? true : undefined), 30_000, 50);
   });
 
   await t.test('an unhealthy app is restarted and healthy again', async () => {
