@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, openSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import pino from 'pino';
 import { envName, formatSpecProblems, parseMeshSpec, RUNTIME_CONTROL_SOCKET, RUNTIME_STATE_DIR, type MeshSpec } from '@meshlet/wire';
@@ -245,6 +245,7 @@ interface UpFlags {
 async function up(g: Globals, f: UpFlags): Promise<void> {
   const file = specFile(f.file);
   const { spec, text } = await readSpec(file);
+  desiredPods(spec, dirname(file)); // services this runtime cannot run (images) fail here, before anything starts
   if (f.isolation === 'netns' && !isRoot()) throw needsRootError('up');
   if (f.isolation === 'netns') {
     const missing = await missingTools();
@@ -530,6 +531,7 @@ async function check(g: Globals, f: { file?: string; isolation: 'netns' | 'proce
   try {
     const file = specFile(f.file);
     spec = (await readSpec(file)).spec;
+    desiredPods(spec, dirname(file));
     add('spec', true, `${basename(file)}: mesh ${spec.name}, ${Object.keys(spec.services).length} service(s)`);
   } catch (e) {
     add('spec', false, isRuntimeError(e) ? [e.message, ...e.details].join('\n') : (e as Error).message);

@@ -1,0 +1,103 @@
+// `--isolation=process`: the same spec without root — each pod on its own 127.x address, apps reach
+// the mesh through HTTP_PROXY (their sidecar's outbound listener), published ports through a
+// forwarder. Run here as an unprivileged user (nobody) to prove that no root is needed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chown, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MeshStatus } from '../src/mesh.ts';
+import { meshNames } from '../src/names.ts';
+import { processesWithEnv } from '../src/procs.ts';
+import { OWNER_ENV } from '../src/names.ts';
+import { freePort, meshlet, tempDir, uniqueNetwork, waitFor, writeApp } from './helpers.ts';
+import { rm } from 'node:fs/promises';
+
+const NOBODY = 65534;
+const asNobody = process.getuid?.() === 0;
+
+test('a mesh of plain processes on loopback addresses, without root', { timeout: 180_000 }, async (t) => {
+  const net = uniqueNetwork();
+  const mesh = `pi${net.id}`;
+  const stateDir = await tempDir('meshlet-state-');
+  const appDir = await tempDir('meshlet-app-');
+  const home = await tempDir('meshlet-home-');
+  const uid = asNobody ? NOBODY : undefined;
+  const run = (args: string[]) => meshlet(args, { stateDir, cwd: appDir, ...(uid === undefined ? {} : { uid }), env: { HOME: home } });
+  t.after(async () => {
+    await run(['down']);
+    for (const d of [stateDir, appDir, home]) await rm(d, { recursive: true, force: true });
+  });
+  await writeApp(appDir);
+  const hostPort = await freePort();
+  await writeFile(
+    join(appDir, 'mesh.yaml'),
+    `
+name: ${mesh}
+network: { subnet: ${net.subnet} }
+telemetry: { collector: none }
+services:
+  web:
+    command: ["node", "app.js"]
+    port: 8080
+    publish: ["127.0.0.1:${hostPort}:8080"]
+    depends_on: { back: { condition: healthy } }
+  back:
+    command: ["node", "app.js"]
+    port: 9090
+    replicas: 2
+    health: { http: /healthz, interval: 1s }
+`,
+  );
+  if (uid !== undefined) for (const d of [stateDir, appDir, home, join(appDir, 'app.js'), join(appDir, 'mesh.yaml')]) await chown(d, uid, uid);
+
+  if (uid !== undefined) {
+    // Without root, the default isolation says in one line what needs root and what to do instead.
+    const refused = await run(['up', '-d', '-f', 'mesh.yaml']);
+    assert.equal(refused.code, 1);
+    const lines = refused.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, refused.stderr);
+    assert.match(lines[0] as string, /needs root .* use --isolation=process/);
+  }
+
+  const up = await run(['up', '-d', '--isolation=process', '-f', 'mesh.yaml']);
+  assert.equal(up.code, 0, up.stderr);
+  const ps = async () => (JSON.parse((await run(['ps', '-o', 'json'])).stdout) as MeshStatus[])[0] as MeshStatus;
+  const status = await ps();
+  const loopback = `127.${net.subnet.split('.')[1]}.${net.subnet.split('.')[2]}.`;
+  assert.deepEqual(status.pods.map((p) => [p.name, p.ready, p.ip.startsWith(loopback)]), [
+    ['back-1', true, true],
+    ['back-2', true, true],
+    ['web-1', true, true],
+  ]);
+  assert.equal(new Set(status.pods.map((p) => p.ip)).size, 3);
+
+  const web = status.pods.find((p) => p.name === 'web-1')?.ip as string;
+  // The web app calls `back` by name through HTTP_PROXY; both replicas answer, through sidecars.
+  const seen = new Set<string>();
+  for (let i = 0; i < 12; i++) {
+    const r = await fetch(`http://${web}:15006/call?url=${encodeURIComponent('http://back:9090/x')}`);
+    assert.equal(r.status, 200);
+    const { status: code, body } = (await r.json()) as { status: number; body: string };
+    assert.equal(code, 200);
+    const echo = JSON.parse(body) as { pod: string; headers: Record<string, string> };
+    assert.ok(echo.headers['x-request-id']);
+    assert.match(echo.headers['traceparent'] ?? '', /^00-/);
+    seen.add(echo.pod);
+  }
+  assert.deepEqual([...seen].sort(), ['back-1', 'back-2']);
+
+  const published = await fetch(`http://127.0.0.1:${hostPort}/`);
+  const echo = (await published.json()) as { pod: string; headers: Record<string, string> };
+  assert.equal(echo.pod, 'web-1');
+  assert.ok(echo.headers['x-request-id'], 'published traffic goes through the sidecar');
+
+  assert.equal((await run(['scale', 'back=3'])).code, 0);
+  await waitFor('three ready back pods', async () => ((await ps()).pods.filter((p) => p.service === 'back' && p.ready).length === 3 ? true : undefined), 60_000);
+
+  const owner = meshNames(stateDir, mesh).owner;
+  assert.ok((await processesWithEnv(OWNER_ENV, owner)).length >= 8);
+  const down = await run(['down']);
+  assert.equal(down.code, 0, down.stderr);
+  assert.deepEqual(await processesWithEnv(OWNER_ENV, owner), []);
+  assert.equal((await run(['ps'])).stderr.trim(), 'no mesh is running');
+});
