@@ -27,12 +27,17 @@ services:
   hog:
     command: ["node", "app.js", "hog"]
     resources: { memory: 96Mi }
+    restart: on-failure:1
+  spin:
+    command: ["node", "-e", "for (;;) {}"]
+    resources: { cpus: 0.1 }
   job:
     command: ["node", "-e", "setTimeout(() => process.exit(3), 1000)"]
   web:
     command: ["node", "app.js"]
     port: 8080
     publish: ["127.0.0.1:${hostPort}:8080"]
+    health: { http: /healthz, interval: 1s }
 `,
   );
   const env = { MESHLET_RUNTIME_STATUS_INTERVAL_MS: '1000' };
@@ -45,7 +50,9 @@ services:
   const hog = await waitFor('the hog to be OOM-killed', async () => (await ps()).pods.find((p) => p.name === 'hog-1' && (p.state === 'failed' || p.state === 'exited')), 60_000);
   assert.equal(hog.exitCode, 137);
   assert.equal(hog.exitSignal, 'SIGKILL');
-  assert.ok(hog.oomKills >= 1);
+  assert.equal(hog.oomKills, 2, 'killed, restarted once (on-failure:1), killed again');
+  assert.equal(hog.restarts, 1);
+  assert.equal(hog.lastRestartReason, 'oom');
 
   const status = await ps();
   assert.ok(status.collector !== null && 'ui' in status.collector, 'the runtime started the collector');
@@ -60,6 +67,23 @@ services:
   assert.equal(oom[0]?.attributes[RESOURCE.podIp] ?? status.pods.find((p) => p.name === 'hog-1')?.ip, status.pods.find((p) => p.name === 'hog-1')?.ip);
   const exited = await waitFor('the job exit event in the collector', () => logs(INFRA_EVENTS.exited, 'job-1'), 20_000, 500);
   assert.equal(exited[0]?.attributes[POD_ATTR.exitCode], 3);
+  const restarted = await waitFor('the restart event in the collector', () => logs(INFRA_EVENTS.restarted, 'hog-1'), 20_000, 500);
+  assert.equal(restarted[0]?.attributes[POD_ATTR.restartReason], 'oom');
+  const health = await waitFor('the health event in the collector', () => logs(INFRA_EVENTS.healthChanged, 'web-1'), 20_000, 500);
+  assert.equal(health[0]?.attributes[POD_ATTR.healthStatus], 'healthy');
+  const throttled = await waitFor('the CPU throttling event in the collector', () => logs(INFRA_EVENTS.cpuThrottled, 'spin-1'), 30_000, 500);
+  assert.ok(Number(throttled[0]?.attributes[POD_ATTR.cpuThrottledSeconds]) > 0);
+  // Container output is shipped too, as the app's log records.
+  const output = await waitFor(
+    "web-1's output in the collector",
+    async () => {
+      const r = (await (await fetch(`${ui}${QUERY_API.logs}?service=web&pod=web-1&lookbackMs=600000`)).json()) as LogsResponse;
+      return r.logs.find((l) => l.body === 'listening on 8080');
+    },
+    20_000,
+    500,
+  );
+  assert.equal(output.attributes['log.iostream'], 'stdout');
   const meshView = await waitFor(
     'pod snapshots in the Mesh view',
     async () => {
@@ -76,11 +100,11 @@ services:
   const pods = status.pods.map((p) => p.name);
   const where = { stateDir, mesh, bridge: net.bridge, subnetPrefix: net.prefix, pods };
   const before = await inventory(where);
-  assert.equal(before.netns.length, 3);
-  assert.equal(before.links.length, 4); // bridge + 3 veths
+  assert.equal(before.netns.length, 4);
+  assert.equal(before.links.length, 5); // bridge + 4 veths
   assert.ok(before.iptables.length >= 6, before.iptables.join('\n'));
   assert.ok(before.cgroups.length >= 4);
-  assert.equal(before.mounts.length, 3);
+  assert.equal(before.mounts.length, 4);
   assert.ok(before.processes.length >= 3, before.processes.join('\n')); // collector, web's sidecar and app (at least)
   const daemonPid = Number(await readFile(join(stateDir, 'daemon.pid'), 'utf8'));
   process.kill(daemonPid, 'SIGKILL');
