@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { INFRA_EVENTS, POD_ATTR, QUERY_API, RESOURCE, type LogsResponse, type MeshResponse } from '@meshlet/wire';
-import type { MeshStatus } from '../src/mesh.ts';
-import { cleanup, EMPTY_INVENTORY, freePort, inventory, meshlet, needsRoot, tempDir, uniqueNetwork, waitFor, writeApp } from './helpers.ts';
+import { cleanup, EMPTY_INVENTORY, freePort, inventory, meshlet, meshStatus, needsRoot, tempDir, uniqueNetwork, waitFor, writeApp } from './helpers.ts';
 
 test('OOM kill and job exit reach the collector; kill -9 of the daemon leaks nothing after down', { skip: needsRoot, timeout: 240_000 }, async (t) => {
   const net = uniqueNetwork();
@@ -43,7 +42,7 @@ services:
   const env = { MESHLET_RUNTIME_STATUS_INTERVAL_MS: '1000' };
   const up = await meshlet(['up', '-d', '--no-wait', '-f', join(appDir, 'mesh.yaml')], { stateDir, cwd: appDir, env });
   assert.equal(up.code, 0, up.stderr);
-  const ps = async () => (JSON.parse((await meshlet(['ps', '-o', 'json', '--mesh', mesh], { stateDir })).stdout) as MeshStatus[])[0] as MeshStatus;
+  const ps = () => meshStatus(stateDir, mesh);
 
   const job = await waitFor('the job to end', async () => (await ps()).pods.find((p) => p.name === 'job-1' && p.state === 'failed'), 60_000);
   assert.equal(job.exitCode, 3);

@@ -101,3 +101,33 @@ services:
   assert.deepEqual(await processesWithEnv(OWNER_ENV, owner), []);
   assert.equal((await run(['ps'])).stderr.trim(), 'no mesh is running');
 });
+
+test('`up` in the foreground: returns a one-shot mesh\'s exit code, and Ctrl-C takes a mesh down', { timeout: 120_000 }, async (t) => {
+  const net = uniqueNetwork();
+  const stateDir = await tempDir('meshlet-state-');
+  const appDir = await tempDir('meshlet-app-');
+  t.after(async () => {
+    await meshlet(['down'], { stateDir });
+    for (const d of [stateDir, appDir]) await rm(d, { recursive: true, force: true });
+  });
+  await writeApp(appDir);
+  await writeFile(join(appDir, 'job.yaml'), `name: fj${net.id}\nnetwork: { subnet: ${net.subnet} }\ntelemetry: { collector: none }\nservices:\n  job: { command: ["node", "-e", "console.log('working'); setTimeout(() => process.exit(7), 500)"] }\n`);
+  const job = await meshlet(['up', '--isolation=process', '-f', 'job.yaml'], { stateDir, cwd: appDir });
+  assert.equal(job.code, 7, job.stderr);
+  assert.match(job.stdout, /job-1 \| working/);
+  assert.match(job.stderr, /job-1 \[pod\.exited\] app exited with code 7/);
+
+  const { spawn } = await import('node:child_process');
+  const { MESHLET } = await import('./helpers.ts');
+  await writeFile(join(appDir, 'web.yaml'), `name: fw${net.id}\nnetwork: { subnet: ${net.subnet} }\ntelemetry: { collector: none }\nservices:\n  web: { command: ["node", "app.js"], port: 8080 }\n`);
+  const child = spawn(process.execPath, [MESHLET, 'up', '--isolation=process', '-f', 'web.yaml'], { cwd: appDir, env: { ...process.env, MESHLET_RUNTIME_STATE_DIR: stateDir, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await waitFor('the mesh to be up', () => (stderr.includes('Ctrl-C stops the mesh') ? true : undefined), 60_000, 100);
+  const owner = meshNames(stateDir, `fw${net.id}`).owner;
+  assert.equal((await processesWithEnv(OWNER_ENV, owner)).length, 2);
+  child.kill('SIGINT');
+  assert.equal(await exited, 0, stderr);
+  assert.deepEqual(await processesWithEnv(OWNER_ENV, owner), []);
+});
