@@ -93,12 +93,19 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
   const store = openSqliteStore({ dir: config.data, sync: config.sync, now });
   const analyzer = createAnalyzer({ store, quietMs: config.analysisQuiet, now });
   const hub = createStreamHub();
+  // One read of the store's statistics per scrape, not one per gauge.
+  let statsCache: { atMs: number; stats: ReturnType<typeof store.stats> } | null = null;
+  const stats = (): ReturnType<typeof store.stats> => {
+    const t = Date.now();
+    if (statsCache === null || t - statsCache.atMs > 500) statsCache = { atMs: t, stats: store.stats() };
+    return statsCache.stats;
+  };
   const metrics = createMetrics({
     queueDepth: () => store.queuedItems,
     analysisLagSeconds: () => analyzer.lagMs / 1000,
-    storeSpans: () => store.stats().spans,
-    storeTraces: () => store.stats().traces,
-    storeBytes: () => store.stats().usedBytes,
+    storeSpans: () => stats().spans,
+    storeTraces: () => stats().traces,
+    storeBytes: () => stats().usedBytes,
     streamClients: () => hub.clients,
   });
   const forwarder: Forwarder | null = config.forward === null ? null : createForwarder({ url: config.forward, metrics, log });

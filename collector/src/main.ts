@@ -1,6 +1,6 @@
 // `meshlet collector`: reads flags > MESHLET_COLLECTOR_* env > --config file > defaults, starts the
-// collector, logs one `listening` line (pino JSON on stderr) with the bound addresses, and shuts down
-// cleanly on SIGINT/SIGTERM. The only file of the collector with side effects.
+// collector in a worker thread with a bounded heap (worker.ts), logs one `listening` line (pino JSON on
+// stderr) with the bound addresses, and shuts down cleanly on SIGINT/SIGTERM. The CLI entry point.
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,8 @@ import { Command, CommanderError } from 'commander';
 import { collectorConfigSchema, type CollectorConfig, COLLECTOR_OPTIONS, envName } from '@meshlet/wire';
 import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
-import { createCollector } from './collector.ts';
+import { Worker } from 'node:worker_threads';
+import type { WorkerInput, WorkerMessage } from './worker.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository's built UI, found from this file's own location (collector/src → ui/dist). */
@@ -88,6 +89,12 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv): { config:
   return { config, uiDir: resolve(config.ui ?? DEFAULT_UI_DIR) };
 }
 
+/**
+ * Heap bounds of the collector's worker thread (MiB). Enough for queries over a large store; small
+ * enough that the process stays under 300 MB RSS under full ingest load.
+ */
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 160, maxYoungGenerationSizeMb: 24 };
+
 export async function main(argv: string[]): Promise<void> {
   let resolved: ReturnType<typeof resolveConfig>;
   try {
@@ -100,32 +107,39 @@ export async function main(argv: string[]): Promise<void> {
   if (resolved === null) return;
   const { config, uiDir } = resolved;
   const log = pino({ name: 'collector', level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
-  let collector: Awaited<ReturnType<typeof createCollector>>;
-  try {
-    collector = await createCollector({ config, uiDir, log, version: version() });
-  } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'cannot start');
-    process.stderr.write(`meshlet collector: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-    return;
-  }
-  log.info({ otlp: collector.otlpAddress, http: collector.httpAddress, data: resolve(config.data), ui: uiDir }, 'listening');
+  const input: WorkerInput = { config, uiDir, version: version() };
+  const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: input, resourceLimits: WORKER_LIMITS });
   let stopping = false;
+  let listening = false;
+  worker.on('message', (m: WorkerMessage) => {
+    if (m.type === 'listening') {
+      listening = true;
+      log.info({ otlp: m.otlp, http: m.http, data: resolve(config.data), ui: uiDir }, 'listening');
+    } else if (m.type === 'failed') {
+      log.fatal({ err: m.message }, listening ? 'collector failed' : 'cannot start');
+      if (!listening) process.stderr.write(`meshlet collector: ${m.message}\n`);
+      process.exitCode = 1;
+      void worker.terminate();
+    } else {
+      log.info('stopped');
+      process.exitCode ??= 0;
+      void worker.terminate();
+    }
+  });
+  worker.on('error', (err: Error) => {
+    // An uncaught error or a heap limit reached in the worker: the collector cannot go on.
+    log.fatal({ err: err.message }, 'collector crashed');
+    process.exitCode = 1;
+  });
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    collector.close().then(
-      () => {
-        log.info('stopped');
-        process.exitCode = 0;
-      },
-      (err: unknown) => {
-        log.error({ err: (err as Error).message }, 'stop failed');
-        process.exitCode = 1;
-      },
-    );
+    worker.postMessage({ type: 'close' });
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  await new Promise<void>((r) => worker.once('exit', () => r()));
+  process.removeListener('SIGINT', stop);
+  process.removeListener('SIGTERM', stop);
 }

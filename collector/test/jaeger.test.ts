@@ -55,7 +55,7 @@ test('Jaeger API: services, operations, search, trace by id and dependencies mat
   for (const tr of traces) {
     const facts = store.traceSpans(tr.spans[0]!.traceId).map(factsOf);
     const a = analyseTrace(facts);
-    store.saveAnalyses([{ analysis: a, contribution: contributionOf(a, facts), spanCount: facts.length }]);
+    store.saveAnalyses([{ analysis: a, contribution: contributionOf(a, facts), spanCount: facts.length, previous: null }]);
   }
   const get = (path: string, query = ''): [number, unknown] => handleJaeger(store, path, new URLSearchParams(query), T0_MS + 60_000) ?? [0, null];
 

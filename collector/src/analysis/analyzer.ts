@@ -2,7 +2,7 @@
 // again when late spans arrive. Spans just written are kept in memory (bounded) so the usual first
 // analysis does not read them back from the store.
 import type { SpanRecord } from '../otlp/model.ts';
-import type { TraceWriter } from '../store/store.ts';
+import type { PendingTrace, TraceWriter } from '../store/store.ts';
 import { analyseTrace, type TraceAnalysis } from './analyse-trace.ts';
 import { contributionOf, type TraceContribution } from './contribution.ts';
 import { factsOf, type SpanFacts } from './facts.ts';
@@ -23,6 +23,8 @@ export interface AnalysedTrace {
   contribution: TraceContribution;
   /** The trace had been analysed before (late spans arrived). */
   reanalysed: boolean;
+  /** The contribution of the previous analysis, taken back from the aggregates. */
+  previous: TraceContribution | null;
 }
 
 export interface Analyzer {
@@ -45,6 +47,13 @@ export function createAnalyzer(options: AnalyzerOptions): Analyzer {
   let cachedSpans = 0;
   let lagMs = 0;
 
+  /** The contribution of a trace's previous analysis: the same analysis over the spans it covered. */
+  function previousContribution(p: PendingTrace): TraceContribution | null {
+    if (p.analysedCount === 0) return null;
+    const facts = options.store.traceSpans(p.traceId, p.analysedCount).map(factsOf);
+    return facts.length === 0 ? null : contributionOf(analyseTrace(facts), facts);
+  }
+
   function step(): AnalysedTrace[] {
     const quietBefore = now() - options.quietMs;
     const pending = options.store.pendingTraces(quietBefore, batchSize);
@@ -58,9 +67,9 @@ export function createAnalyzer(options: AnalyzerOptions): Analyzer {
       if (facts === undefined || facts.length !== p.spanCount || p.analysedBefore) facts = options.store.traceSpans(p.traceId).map(factsOf);
       if (facts.length === 0) continue;
       const analysis = analyseTrace(facts);
-      out.push({ analysis, contribution: contributionOf(analysis, facts), reanalysed: p.analysedBefore });
+      out.push({ analysis, contribution: contributionOf(analysis, facts), reanalysed: p.analysedBefore, previous: previousContribution(p) });
     }
-    options.store.saveAnalyses(out.map((a) => ({ analysis: a.analysis, contribution: a.contribution, spanCount: a.analysis.spanCount })));
+    options.store.saveAnalyses(out.map((a) => ({ analysis: a.analysis, contribution: a.contribution, spanCount: a.analysis.spanCount, previous: a.previous })));
     const next = options.store.pendingTraces(quietBefore, 1)[0];
     lagMs = next === undefined ? 0 : Math.max(0, quietBefore - next.lastReceivedMs);
     return out;

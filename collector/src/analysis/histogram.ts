@@ -2,7 +2,11 @@
 // its old contribution back). Bucket i holds durations in (GROWTH^(i-1), GROWTH^i] microseconds, so a
 // percentile read from it is within 2 % of the true value.
 
-/** Bucket index → count; a plain object so it stores as JSON and merges with `addInto`. */
+/**
+ * Bucket → count, keyed `b<index>`; a plain object so it stores as JSON and merges with `addInto`. The key
+ * is not a bare integer on purpose: V8 backs integer keys with an array as long as the largest index, which
+ * made every histogram allocate kilobytes.
+ */
 export type Histogram = Record<string, number>;
 
 const GROWTH = 1.02;
@@ -21,13 +25,13 @@ export function bucketUpperMs(index: number): number {
 }
 
 export function record(h: Histogram, durationMs: number, count = 1): void {
-  const key = String(bucketOf(durationMs));
+  const key = `b${bucketOf(durationMs)}`;
   h[key] = (h[key] ?? 0) + count;
 }
 
 /** The value at quantile `q` (0..1), in ms; 0 for an empty histogram. */
 export function quantileMs(h: Histogram, q: number): number {
-  const entries = Object.keys(h).map((k) => [Number(k), h[k] as number] as const).filter(([, c]) => c > 0).sort((a, b) => a[0] - b[0]);
+  const entries = Object.keys(h).map((k) => [Number(k.slice(1)), h[k] as number] as const).filter(([, c]) => c > 0).sort((a, b) => a[0] - b[0]);
   let total = 0;
   for (const [, c] of entries) total += c;
   if (total === 0) return 0;

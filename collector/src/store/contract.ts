@@ -13,10 +13,18 @@ import type { TraceReader, TraceWriter } from './store.ts';
 
 type Store = TraceWriter & TraceReader;
 
+/** Analyses a pending trace as the analyzer does (taking its previous analysis back). */
 function analyse(store: Store, traceId: string): void {
+  const pending = store.pendingTraces(Number.MAX_SAFE_INTEGER, 1_000_000).find((p) => p.traceId === traceId);
+  const analysedCount = pending?.analysedCount ?? store.traceSpans(traceId).length;
+  let previous = null;
+  if (analysedCount > 0) {
+    const old = store.traceSpans(traceId, analysedCount).map(factsOf);
+    previous = contributionOf(analyseTrace(old), old);
+  }
   const facts = store.traceSpans(traceId).map(factsOf);
   const analysis = analyseTrace(facts);
-  store.saveAnalyses([{ analysis, contribution: contributionOf(analysis, facts), spanCount: facts.length }]);
+  store.saveAnalyses([{ analysis, contribution: contributionOf(analysis, facts), spanCount: facts.length, previous }]);
 }
 
 function log(span: SpanRecord, body: string, atMs: number): LogRecordData {

@@ -50,17 +50,11 @@ CREATE TABLE IF NOT EXISTS traces (
   root_name TEXT,
   services TEXT,
   origins TEXT,
-  run TEXT,
-  contrib TEXT
+  run TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS traces_start ON traces (start_us);
 CREATE INDEX IF NOT EXISTS traces_pending ON traces (last_received_ms) WHERE dirty = 1;
 CREATE INDEX IF NOT EXISTS traces_run ON traces (run, start_us) WHERE run IS NOT NULL;
-
--- Distinct (service, operation) of each analysed trace: search by service and operation.
-CREATE TABLE IF NOT EXISTS trace_ops (trace_id TEXT NOT NULL, service TEXT NOT NULL, operation TEXT NOT NULL, start_us INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS trace_ops_service ON trace_ops (service, start_us);
-CREATE INDEX IF NOT EXISTS trace_ops_trace ON trace_ops (trace_id);
 
 CREATE TABLE IF NOT EXISTS origins (
   trace_id TEXT NOT NULL,

@@ -120,15 +120,15 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     traceSpans: stmt(`SELECT trace_id, span_id, parent_span_id, resource_id, scope_id, name, kind, CAST(start_ns AS TEXT) AS start_ns,
       CAST(end_ns AS TEXT) AS end_ns, status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs,
       dropped_events, dropped_links FROM spans WHERE trace_id = ? ORDER BY start_ns, id`),
-    oldContrib: stmt('SELECT contrib, span_count FROM traces WHERE trace_id = ?'),
+    firstSpans: stmt(`SELECT trace_id, span_id, parent_span_id, resource_id, scope_id, name, kind, CAST(start_ns AS TEXT) AS start_ns,
+      CAST(end_ns AS TEXT) AS end_ns, status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs,
+      dropped_events, dropped_links FROM spans WHERE trace_id = ? ORDER BY id LIMIT ?`),
     saveTrace: stmt(`UPDATE traces SET start_us = ?, end_us = ?, status = ?, error_count = ?, root_service = ?, root_name = ?, services = ?,
-      origins = ?, run = ?, contrib = ?, analysed_count = ?, dirty = (span_count != ?) WHERE trace_id = ?`),
-    deleteOps: stmt('DELETE FROM trace_ops WHERE trace_id = ?'),
-    insertOp: stmt('INSERT INTO trace_ops (trace_id, service, operation, start_us) VALUES (?, ?, ?, ?)'),
+      origins = ?, run = ?, analysed_count = ?, dirty = (span_count != ?) WHERE trace_id = ?`),
     deleteOrigins: stmt('DELETE FROM origins WHERE trace_id = ?'),
     insertOrigin: stmt('INSERT INTO origins (trace_id, span_id, time_ms, service, operation, reason, message, run) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
-    upsertServiceOp: stmt(`INSERT INTO service_ops (service, operation, kind, count, last_ms) VALUES (?, ?, ?, 1, ?)
-      ON CONFLICT DO UPDATE SET count = count + 1, last_ms = max(last_ms, excluded.last_ms)`),
+    upsertServiceOp: stmt(`INSERT INTO service_ops (service, operation, kind, count, last_ms) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET count = count + excluded.count, last_ms = max(last_ms, excluded.last_ms)`),
     upsertVersion: stmt(`INSERT INTO service_versions (service, version, last_ms) VALUES (?, ?, ?)
       ON CONFLICT DO UPDATE SET last_ms = max(last_ms, excluded.last_ms)`),
     getAgg: stmt('SELECT data FROM agg WHERE kind = ? AND bucket_ms = ? AND run = ? AND key = ?'),
@@ -212,7 +212,22 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return s;
   }
 
-  function transaction<T>(fn: () => T): T {
+  const syncMode = options.sync === 'normal' ? 'NORMAL' : 'FULL';
+  /**
+   * Runs `fn` in one transaction. `durable = false` skips the fsync of this commit: for analysis results,
+   * which are recomputed from the spans if lost (the trace stays pending). In WAL mode the next durable
+   * commit's fsync covers the earlier frames too.
+   */
+  function transaction<T>(fn: () => T, durable = true): T {
+    if (!durable && syncMode === 'FULL') db.exec('PRAGMA synchronous = NORMAL');
+    try {
+      return runTransaction(fn);
+    } finally {
+      if (!durable && syncMode === 'FULL') db.exec('PRAGMA synchronous = FULL');
+    }
+  }
+
+  function runTransaction<T>(fn: () => T): T {
     db.exec('BEGIN IMMEDIATE');
     try {
       const result = fn();
@@ -354,6 +369,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
         spanCount: Number(r.span_count),
         analysedBefore: Number(r.analysed_count) > 0,
         lastReceivedMs: Number(r.last_received_ms),
+        analysedCount: Number(r.analysed_count),
       }));
     },
     traceSpans,
@@ -361,31 +377,38 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       if (items.length === 0) return;
       transaction(() => {
         const deltas = new Map<string, { kind: AggregateKind; bucketMs: number; run: string; key: string; data: Counters }>();
-        for (const { analysis: a, contribution, spanCount } of items) {
-          const old = S.oldContrib.get(a.traceId) as Row | undefined;
-          if (old === undefined) continue; // pruned meanwhile
-          if (typeof old.contrib === 'string') applyContribution(deltas, JSON.parse(old.contrib) as TraceContribution, -1);
+        // Operations and versions are counted per call, not per trace: one upsert per distinct key.
+        const ops = new Map<string, [string, string, number, number, number]>();
+        const versions = new Map<string, [string, string, number]>();
+        for (const { analysis: a, contribution, spanCount, previous } of items) {
+          if (previous !== null) applyContribution(deltas, previous, -1);
           applyContribution(deltas, contribution, 1);
-          S.saveTrace.run(
+          const startMs = Math.floor(a.startMs);
+          const r = S.saveTrace.run(
             Number(a.startNs / 1000n), Number(a.endNs / 1000n), a.status === 'error' ? 1 : 0, a.errorCount, a.root.service, a.root.name,
             JSON.stringify(a.services), JSON.stringify(a.origins.map((o) => ({ service: o.service, operation: o.operation, reason: o.reason, spanId: o.spanId }))),
-            a.run ?? null, JSON.stringify(contribution), spanCount, spanCount, a.traceId,
+            a.run ?? null, spanCount, spanCount, a.traceId,
           );
-          S.deleteOps.run(a.traceId);
-          const startUs = Number(a.startNs / 1000n);
-          const seen = new Set<string>();
+          if (r.changes === 0) continue; // pruned meanwhile
+          if (previous !== null) S.deleteOrigins.run(a.traceId);
           for (const op of a.operations) {
-            const k = `${op.service}\t${op.name}`;
-            if (!seen.has(k)) {
-              seen.add(k);
-              S.insertOp.run(a.traceId, op.service, op.name, startUs);
+            const key = `${op.service}\t${op.name}\t${op.kind}`;
+            const known = ops.get(key);
+            if (known === undefined) ops.set(key, [op.service, op.name, op.kind, 1, startMs]);
+            else {
+              known[3]++;
+              known[4] = Math.max(known[4], startMs);
             }
-            S.upsertServiceOp.run(op.service, op.name, op.kind, Math.floor(a.startMs));
           }
-          for (const v of a.versions) S.upsertVersion.run(v.service, v.version, Math.floor(a.startMs));
-          S.deleteOrigins.run(a.traceId);
+          for (const v of a.versions) {
+            const key = `${v.service}\t${v.version}`;
+            const known = versions.get(key);
+            if (known === undefined || known[2] < startMs) versions.set(key, [v.service, v.version, startMs]);
+          }
           for (const o of a.origins) S.insertOrigin.run(a.traceId, o.spanId, Math.floor(o.timeMs), o.service, o.operation, o.reason, o.message, a.run ?? null);
         }
+        for (const [service, operation, kind, count, lastMs] of ops.values()) S.upsertServiceOp.run(service, operation, kind, count, lastMs);
+        for (const [service, version, lastMs] of versions.values()) S.upsertVersion.run(service, version, lastMs);
         for (const d of deltas.values()) {
           const row = S.getAgg.get(d.kind, d.bucketMs, d.run, d.key) as Row | undefined;
           const current = row === undefined ? {} : (JSON.parse(String(row.data)) as Counters);
@@ -393,7 +416,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
           if (hasCounts(current)) S.putAgg.run(d.kind, d.bucketMs, d.run, d.key, JSON.stringify(current));
           else if (row !== undefined) S.deleteAgg.run(d.kind, d.bucketMs, d.run, d.key);
         }
-      });
+      }, false);
     },
     prune(policy: RetentionPolicy) {
       const removed = { traces: 0, spans: 0, logs: 0 };
@@ -402,7 +425,6 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
         transaction(() => {
           for (const id of ids) {
             removed.spans += Number(S.deleteSpans.run(id).changes);
-            S.deleteOps.run(id);
             S.deleteOrigins.run(id);
             removed.traces += Number(S.deleteTrace.run(id).changes);
           }
@@ -449,8 +471,9 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     return (pages - free) * pageSize;
   }
 
-  function traceSpans(traceId: string): SpanRecord[] {
-    return (S.traceSpans.all(traceId) as Row[]).map((r) => spanOfRow(r, resourceOf(Number(r.resource_id)), scopeOf(Number(r.scope_id))));
+  function traceSpans(traceId: string, firstWritten?: number): SpanRecord[] {
+    const rows = (firstWritten === undefined ? S.traceSpans.all(traceId) : S.firstSpans.all(traceId, firstWritten)) as Row[];
+    return rows.map((r) => spanOfRow(r, resourceOf(Number(r.resource_id)), scopeOf(Number(r.scope_id))));
   }
 
   // ---- reads ----
@@ -480,13 +503,16 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     searchTraces(q: TraceQuery) {
       const where: string[] = ['t.status IS NOT NULL', 't.start_us >= ?', 't.start_us < ?'];
       const params: (string | number)[] = [q.fromMs * 1000, q.toMs * 1000];
+      // `services` is the trace's sorted JSON list of service names: a service matches as "name" in it.
       if (q.service !== undefined) {
-        where.push(`EXISTS (SELECT 1 FROM trace_ops o WHERE o.trace_id = t.trace_id AND o.service = ?${q.operation !== undefined ? ' AND o.operation = ?' : ''})`);
-        params.push(q.service);
-        if (q.operation !== undefined) params.push(q.operation);
-      } else if (q.operation !== undefined) {
-        where.push('EXISTS (SELECT 1 FROM trace_ops o WHERE o.trace_id = t.trace_id AND o.operation = ?)');
+        where.push('instr(t.services, ?) > 0');
+        params.push(JSON.stringify(q.service));
+      }
+      if (q.operation !== undefined) {
+        where.push(`EXISTS (SELECT 1 FROM spans o${q.service !== undefined ? ' JOIN resources ro ON ro.id = o.resource_id' : ''}
+          WHERE o.trace_id = t.trace_id AND o.name = ?${q.service !== undefined ? ' AND ro.service = ?' : ''})`);
         params.push(q.operation);
+        if (q.service !== undefined) params.push(q.service);
       }
       if (q.status !== undefined) {
         where.push('t.status = ?');

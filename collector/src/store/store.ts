@@ -26,6 +26,8 @@ export interface PendingTrace {
   analysedBefore: boolean;
   /** When its newest span was written (ms since the epoch). */
   lastReceivedMs: number;
+  /** Spans the previous analysis covered (0 when none): the first this many written, see `traceSpans`. */
+  analysedCount: number;
 }
 
 export interface RetentionPolicy {
@@ -48,8 +50,9 @@ export interface RetentionPolicy {
  * - Every stored span's trace MUST be returned by `pendingTraces` once no span of it has been written
  *   for the quiet time, until `saveAnalyses` records an analysis covering all its spans; a span written
  *   after that analysis MUST make the trace pending again (late spans are re-analysed).
- * - `saveAnalyses` MUST replace the previous analysis of the trace: the aggregates MUST equal the sum of
- *   the latest contributions of every trace analysed (a re-analysis takes the old contribution back).
+ * - `saveAnalyses` MUST replace the previous analysis of the trace and apply `previous` (the contribution of
+ *   that analysis, which the caller recomputes from the first `analysedCount` spans) negatively: the
+ *   aggregates MUST equal the sum of the latest contributions of every trace analysed.
  * - `prune` MUST delete traces (with their spans and analysis), logs and aggregate buckets older than the
  *   age limit, then the oldest traces and logs until the size limit holds (aggregates MAY outlive traces
  *   deleted for size: they are small and keep the graph's history); it MAY delete in steps.
@@ -60,12 +63,19 @@ export interface TraceWriter {
   readonly queuedItems: number;
   /** Traces whose newest span was written before `quietBeforeMs` and that need (re-)analysis, oldest first. */
   pendingTraces(quietBeforeMs: number, limit: number): PendingTrace[];
-  /** Every stored span of a trace (empty when unknown). */
-  traceSpans(traceId: string): SpanRecord[];
-  /** Records analyses; `spanCount` is how many spans each analysis covered. */
-  saveAnalyses(items: { analysis: TraceAnalysis; contribution: TraceContribution; spanCount: number }[]): void;
+  /** Every stored span of a trace (empty when unknown); with `firstWritten`, only that many, in write order. */
+  traceSpans(traceId: string, firstWritten?: number): SpanRecord[];
+  /** Records analyses; `spanCount` is how many spans each covered, `previous` the contribution it replaces. */
+  saveAnalyses(items: AnalysisRecord[]): void;
   prune(policy: RetentionPolicy): { traces: number; spans: number; logs: number };
   close(): Promise<void>;
+}
+
+export interface AnalysisRecord {
+  analysis: TraceAnalysis;
+  contribution: TraceContribution;
+  spanCount: number;
+  previous: TraceContribution | null;
 }
 
 export interface TraceQuery {
