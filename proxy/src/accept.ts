@@ -208,6 +208,7 @@ export function createAcceptServer(options: AcceptOptions): http.Server {
       route: '/',
       span: null,
       deadlineMs: Infinity,
+      attemptDeadlineMs: Infinity,
       aborted: false,
       onAbort: null,
       faultDelayed: false,

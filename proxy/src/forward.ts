@@ -37,6 +37,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   private readonly reject: (err: Error) => void;
   private body: ResponseBody | null = null;
   private controller: Dispatcher.DispatchController | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private timedOut: MeshError | null = null;
 
   constructor(req: ProxyRequest, resolve: (res: ProxyResponse) => void, reject: (err: Error) => void) {
     this.req = req;
@@ -46,8 +48,21 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.req.aborted) controller.abort(clientGone());
+    if (this.timedOut !== null) controller.abort(this.timedOut);
+    else if (this.req.aborted) controller.abort(clientGone());
     else this.req.onAbort = () => this.abort();
+  }
+
+  /**
+   * No response headers within `ms`: the attempt fails with `request_timeout` and the upstream request
+   * is cancelled. (undici's own headersTimeout runs on coarse timers, too late for short per-try timeouts.)
+   */
+  armTimeout(ms: number): void {
+    this.timer = setTimeout(() => {
+      const req = this.req;
+      this.timedOut = new MeshError('request_timeout', `no response from ${req.service ?? 'upstream'} within ${ms} ms`, { service: req.service, endpoint: req.target?.address ?? null });
+      this.controller?.abort(this.timedOut);
+    }, ms);
   }
 
   private abort(): void {
@@ -58,6 +73,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: HeaderMap): void {
     if (statusCode < 200) return; // 1xx informational: the proxy answers 100-continue itself
+    if (this.timer !== null) clearTimeout(this.timer);
     const body = new ResponseBody(controller);
     this.body = body;
     const req = this.req;
@@ -81,6 +97,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.timer !== null) clearTimeout(this.timer);
     if (this.body !== null) this.body.fail(error);
     else this.reject(toMeshError(error, this.req.service, this.req.target?.address ?? null));
   }
@@ -99,11 +116,12 @@ export function forward(extraHeaders: readonly string[] = []): Service {
     new Promise<ProxyResponse>((resolve, reject) => {
       const target = req.target;
       if (target === null) throw new Error('forward: no target chosen (balance must run first)');
-      let headersTimeout: number | null = null;
-      if (req.deadlineMs !== Infinity) {
-        headersTimeout = Math.ceil(req.deadlineMs - performance.now());
-        if (headersTimeout <= 0) {
-          reject(new MeshError('request_timeout', `no response from ${req.service ?? 'upstream'} within the route timeout`, { service: req.service, endpoint: target.address }));
+      let timeoutMs = 0;
+      const deadline = Math.min(req.deadlineMs, req.attemptDeadlineMs);
+      if (deadline !== Infinity) {
+        timeoutMs = Math.ceil(deadline - performance.now());
+        if (timeoutMs <= 0) {
+          reject(new MeshError('request_timeout', `no response from ${req.service ?? 'upstream'} within the timeout`, { service: req.service, endpoint: target.address }));
           return;
         }
       }
@@ -115,18 +133,19 @@ export function forward(extraHeaders: readonly string[] = []): Service {
       }
       const body = req.body;
       if (body !== null && req.sendContinue !== null && !Buffer.isBuffer(body)) req.sendContinue();
+      const handler = new ForwardHandler(req, resolve, reject);
+      if (timeoutMs > 0) handler.armTimeout(timeoutMs);
       target.pool.dispatch(
         {
           path: req.path,
           method: req.method,
           headers,
           body,
-          headersTimeout,
           // Idempotency decides retries here (the retry layer), never inside undici.
           idempotent: false,
           blocking: true,
         },
-        new ForwardHandler(req, resolve, reject),
+        handler,
       );
     });
 }

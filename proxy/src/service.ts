@@ -57,6 +57,8 @@ export interface ProxyRequest {
   span: SpanHandle | null;
   /** Absolute deadline (performance.now() ms) set by the timeout layer; Infinity when none. */
   deadlineMs: number;
+  /** Deadline of the attempt in progress (per-try timeout), at most `deadlineMs`. */
+  attemptDeadlineMs: number;
   /** True once the client went away: nothing more should be sent for it. */
   aborted: boolean;
   /** Called when the client goes away before the response is complete. */

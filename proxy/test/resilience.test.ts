@@ -252,3 +252,49 @@ test('traffic split and header routes; weights change at run time without droppi
   await apply({ green: 100 }, 100);
   assert.deepEqual(await tally(20), { blue: 0, green: 20 });
 });
+
+test('per-try timeout: a slow endpoint is abandoned and the retry goes to a fast one', async (t) => {
+  const slow = await startServer((_req, res) => {
+    setTimeout(() => res.end('slow'), 1_500).unref();
+  });
+  const fast = await startServer((_req, res) => res.end('fast'));
+  t.after(() => slow.close());
+  t.after(() => fast.close());
+  const sc = await startSidecar({
+    service: 'orders',
+    app: null,
+    destinations: {
+      pay: {
+        endpoints: [{ address: slow.address }, { address: fast.address }],
+        timeoutMs: 5_000,
+        retry: { maxRetries: 2, retryOn: ['request_timeout'], perTryTimeoutMs: 150 },
+        outlier: { consecutiveFailures: 1000 },
+      },
+    },
+  });
+  t.after(() => sc.close());
+  for (let i = 0; i < 6; i++) {
+    const started = Date.now();
+    const r = await get(`http://${sc.outbound}/`, { host: 'pay' });
+    assert.equal(r.text, 'fast');
+    assert.ok(Date.now() - started < 1_200, 'the slow attempt was cut at the per-try timeout');
+  }
+});
+
+test('inbound policy without mTLS: deny by caller service, and the rate limit', async (t) => {
+  const app = await startServer((_req, res) => res.end('ok'));
+  t.after(() => app.close());
+  const callee = await startSidecar({ service: 'payments', app: app.address, inbound: { deny: ['shipping'], rateLimit: { rps: 1, burst: 3 } } });
+  t.after(() => callee.close());
+  const shipping = await startSidecar({ service: 'shipping', app: null, destinations: { payments: { endpoints: [{ address: callee.inbound }] } } });
+  t.after(() => shipping.close());
+  const orders = await startSidecar({ service: 'orders', app: null, destinations: { payments: { endpoints: [{ address: callee.inbound }] } } });
+  t.after(() => orders.close());
+  const denied = await get(`http://${shipping.outbound}/`, { host: 'payments' });
+  assert.equal(denied.status, 403);
+  assert.equal(denied.headers[MESH_ERROR_HEADER], 'denied');
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) statuses.push((await get(`http://${orders.outbound}/`, { host: 'payments' })).status);
+  assert.deepEqual(statuses.slice(0, 3), [200, 200, 200], 'the burst passes');
+  assert.ok(statuses.slice(3).includes(429), `then rate_limited: ${statuses.join(',')}`);
+});

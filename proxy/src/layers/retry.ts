@@ -121,6 +121,7 @@ export function retry(deps: RetryDeps): Layer {
     const parent = req.span;
     for (let attempt = 1; ; attempt++) {
       req.attempts = attempt;
+      req.attemptDeadlineMs = policy.perTryTimeoutMs === undefined ? Infinity : performance.now() + policy.perTryTimeoutMs;
       const span = deps.tracer.startSpan(
         `${req.method} attempt`,
         'client',
