@@ -15,6 +15,9 @@ export interface FlowControl {
 /** Called once when the body completes (error null) or fails. */
 export type BodyDoneListener = (error: Error | null, bytes: number) => void;
 
+/** Bytes held before a sink is attached, before the upstream is paused. */
+const MAX_HELD_BYTES = 64 * 1024;
+
 function isEmpty(headers: HeaderMap | null): boolean {
   if (headers === null) return true;
   for (const _ in headers) return false;
@@ -28,6 +31,8 @@ export class ResponseBody {
   error: Error | null = null;
   private flow: FlowControl;
   private held: Buffer[] | null = null;
+  private heldBytes = 0;
+  private paused = false;
   private sink: ServerResponse | null = null;
   private discarding = false;
   private finished = false;
@@ -56,7 +61,13 @@ export class ResponseBody {
     }
     if (this.discarding) return;
     (this.held ??= []).push(chunk);
-    this.flow.pause();
+    this.heldBytes += chunk.length;
+    // Hold a little without a sink (the response headers are on their way up the stack); past that,
+    // stop reading from the upstream until the client side is attached.
+    if (this.heldBytes > MAX_HELD_BYTES && !this.paused) {
+      this.paused = true;
+      this.flow.pause();
+    }
   }
 
   /** Producer: upstream finished, with its trailers (possibly empty). */
@@ -64,6 +75,11 @@ export class ResponseBody {
     if (this.finished) return;
     this.finished = true;
     this.trailers = trailers;
+    // A paused parser keeps the connection out of the pool: the message is complete, let it go.
+    if (this.paused) {
+      this.paused = false;
+      this.flow.resume();
+    }
     if (this.sink !== null) this.finishSink();
     else if (this.discarding) this.done(null);
   }
@@ -94,9 +110,13 @@ export class ResponseBody {
       this.finishSink();
       return;
     }
-    if (held !== null) {
+    if (held !== null && this.paused) {
+      this.paused = false;
       if (writable) this.flow.resume();
       else sink.once('drain', this.onDrain);
+    } else if (!writable) {
+      this.flow.pause();
+      sink.once('drain', this.onDrain);
     }
   }
 
@@ -105,7 +125,10 @@ export class ResponseBody {
     this.held = null;
     this.discarding = true;
     if (this.finished) this.done(this.error);
-    else this.flow.resume();
+    else if (this.paused) {
+      this.paused = false;
+      this.flow.resume();
+    }
   }
 
   /** Consumer: the client went away; stop the upstream. */

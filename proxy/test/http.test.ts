@@ -238,3 +238,14 @@ test('drain: in-flight requests finish, new connections are refused, /ready turn
   await draining;
   await sc.close();
 });
+
+test('keep-alive upstream: sequential small responses reuse one connection', async (t) => {
+  let connections = 0;
+  const app = await startServer((_req, res) => res.end('small'));
+  app.server.on('connection', () => connections++);
+  t.after(() => app.close());
+  const sc = await startSidecar({ service: 'ka', app: app.address });
+  t.after(() => sc.close());
+  for (let i = 0; i < 50; i++) assert.equal((await get(`http://${sc.inbound}/`, { host: 'ka' })).text, 'small');
+  assert.equal(connections, 1);
+});

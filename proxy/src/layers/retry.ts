@@ -86,6 +86,7 @@ function endAttempt(span: SpanHandle, req: ProxyRequest, res: ProxyResponse | nu
   }
   if (req.endpoint !== null) span.setAttribute(ATTR.peerEndpoint, req.endpoint);
   if (req.version !== null) span.setAttribute(ATTR.peerVersion, req.version);
+  span.setAttribute(ATTR.route, req.route);
   if (err !== null) {
     span.setAttribute(ATTR.errorReason, err.reason);
     span.setAttribute(ATTR.errorOrigin, 'proxy');
