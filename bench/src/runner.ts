@@ -14,7 +14,7 @@ import { BenchError } from './errors.ts';
 import { MetricSet } from './metrics.ts';
 import type { Phase, Plan, ScenarioPlan, Step } from './plan.ts';
 import type { CheckSpec, LoadTest, RequestSpec, TallySpec } from './scenario.ts';
-import { metricDefinitions } from './scenario.ts';
+import { metricDefinitions, tallySeenMetric } from './scenario.ts';
 import { withRunBaggage } from './baggage.ts';
 
 /** Why a run ended before its plan did. */
@@ -133,7 +133,7 @@ class LoadRun {
     this.metrics = new MetricSet({
       custom: metricDefinitions(this.test.tally),
       thresholds: this.test.thresholds,
-      ...(this.test.tally === undefined ? {} : { autoSubmetrics: { [this.test.tally.metric]: this.test.tally.tag } }),
+      ...(this.test.tally === undefined ? {} : { autoSubmetrics: { [this.test.tally.metric]: this.test.tally.tag, [tallySeenMetric(this.test.tally)]: this.test.tally.tag } }),
     });
     const url = new URL(this.test.baseUrl);
     this.origin = url.origin;
@@ -358,7 +358,9 @@ class LoadRun {
     }
     const tally = this.test.tally;
     if (tally !== undefined) {
-      m.add(tally.metric, 1, { scenario: scenario.name, name: request.name, [tally.tag]: tallyValue(tally, status, body, headers) });
+      const tallyTags = { scenario: scenario.name, name: request.name, [tally.tag]: tallyValue(tally, status, body, headers) };
+      m.add(tally.metric, 1, tallyTags);
+      m.add(tallySeenMetric(tally), this.elapsed(), tallyTags);
     }
   }
 

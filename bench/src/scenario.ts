@@ -399,13 +399,23 @@ function toChecks(checks: Readonly<Record<string, z.output<typeof checkSchema>>>
   });
 }
 
-/** Metric definitions of a test: the built-in ones plus its tally (a counter tagged with the value it read). */
+/**
+ * Metric definitions of a test: the built-in ones plus its tally — a counter of responses by value,
+ * and a `<metric>_at` time trend of when each value answered (ms since the start: min is the first
+ * time, max the last, so a blue-green watcher sees when the shift began and ended).
+ */
 export function metricDefinitions(tally: TallySpec | undefined): Record<string, MetricDefinition> {
   const definitions: Record<string, MetricDefinition> = { ...BUILTIN_METRICS };
   if (tally !== undefined && BUILTIN_METRICS[tally.metric] === undefined) {
     definitions[tally.metric] = { type: 'counter', contains: 'default', extraTags: [tally.tag] };
+    definitions[tallySeenMetric(tally)] = { type: 'trend', contains: 'time', extraTags: [tally.tag] };
   }
   return definitions;
+}
+
+/** The name of a tally's "when seen" trend. */
+export function tallySeenMetric(tally: TallySpec): string {
+  return `${tally.metric}_at`;
 }
 
 function unknownFieldHint(path: readonly PropertyKey[]): string {

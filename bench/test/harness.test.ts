@@ -131,6 +131,10 @@ test('a scenario file: weighted requests, status and body checks, failures, sub-
   assert.equal(s.metrics['http_req_duration{name:good}']?.values['p(95)'] !== undefined, true);
   assert.equal(s.metrics.served_by?.values.count, 40);
   assert.equal((s.metrics['served_by{version:blue}']?.values.count ?? 0) + (s.metrics['served_by{version:green}']?.values.count ?? 0), 40);
+  const seen = s.metrics['served_by_at{version:blue}'];
+  assert.equal(seen?.type, 'trend');
+  assert.ok((seen?.values.min ?? -1) >= 0 && (seen?.values.max ?? -1) >= (seen?.values.min ?? 0), 'first and last time blue answered');
+  assert.ok((seen?.values.max ?? Infinity) <= s.state.testRunDurationMs);
   assert.match(run.stderr, /✗ status is 200/);
 });
 

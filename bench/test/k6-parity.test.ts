@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { ATTR, EVENT_NAME_ATTR, INFRA_EVENTS, LOADTEST_ATTR, RESOURCE } from '@meshlet/wire';
 import { newRunId, withRunBaggage } from '../src/baggage.ts';
 import { checkPasses, tallyValue, weightedSequence } from '../src/runner.ts';
-import { parseScenarioFile, type LoadTest } from '../src/scenario.ts';
+import { parseScenarioFile, tallySeenMetric, type LoadTest } from '../src/scenario.ts';
 import { ROOT } from './helpers.ts';
 
 const K6 = join(ROOT, 'bench', 'k6');
@@ -146,4 +146,6 @@ test('the k6 side announces runs with the names the collector reads (wire/)', as
   for (const name of [INFRA_EVENTS.loadTestStarted, INFRA_EVENTS.loadTestFinished, ATTR.run, ...Object.values(LOADTEST_ATTR)]) {
     assert.ok(script.includes(`'${name}'`), `meshlet.js uses ${name}`);
   }
+  // A tally's two metrics are named alike on both sides.
+  assert.ok(script.includes(`new Trend(\`\${test.tally.metric}${tallySeenMetric({ metric: '', tag: 'v' })}\`, true)`), 'k6 names the seen trend <metric>_at');
 });

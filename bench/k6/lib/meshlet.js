@@ -11,7 +11,7 @@
 import { check } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
-import { Counter } from 'k6/metrics';
+import { Counter, Trend } from 'k6/metrics';
 import { briefSummary, logsEndpoint, newRunId, otlpLogsRequest, prepare, tallyValue, thresholdsPassed, withRunBaggage, checkPasses } from './scenario.js';
 
 /**
@@ -31,7 +31,8 @@ export function loadTest(text) {
   const file = parseScenario(text);
   const test = prepare(file, __ENV.BASE_URL);
   // k6 metrics must be created in the init context.
-  const tally = test.tally === undefined ? undefined : { spec: test.tally, counter: new Counter(test.tally.metric) };
+  // A tally: responses by value, and when each value answered (`<metric>_at`, ms since the start).
+  const tally = test.tally === undefined ? undefined : { spec: test.tally, counter: new Counter(test.tally.metric), seen: new Trend(`${test.tally.metric}_at`, true) };
   const collector = __ENV.MESHLET_COLLECTOR;
 
   /**
@@ -77,7 +78,9 @@ export function loadTest(text) {
         check(res, checkers);
       }
       if (tally !== undefined) {
-        tally.counter.add(1, { name: request.name, [tally.spec.tag]: tallyValue(tally.spec, res.status, body, res.headers) });
+        const tags = { name: request.name, [tally.spec.tag]: tallyValue(tally.spec, res.status, body, res.headers) };
+        tally.counter.add(1, tags);
+        tally.seen.add(exec.instance.currentTestRunDuration, tags);
       }
     },
 
