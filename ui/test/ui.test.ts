@@ -3,7 +3,7 @@
 // filters, deep links, mesh, load tests, live updates, keyboard, dark theme, empty/error states and a
 // 50-service graph. Screenshots of every view go to ui/test/screenshots/.
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { REASON_HINTS, type FailuresResponse, type GraphResponse, type RunsResponse, type TraceDetail, type TraceSearchResponse } from '@meshlet/wire';
 import { api, screenshot, startBrowser, startCollector, watchPage, type Collector } from './harness.ts';
@@ -36,6 +36,19 @@ async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 20_000, wh
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${what} not reached within ${timeoutMs} ms: ${last instanceof Error ? last.message : String(last)}`);
+}
+
+/** A subtest that, when it fails, leaves a screenshot of the page as it was (`failed-<n>.png`). */
+let failures = 0;
+async function step(t: TestContext, page: Page, name: string, body: () => Promise<void>): Promise<void> {
+  await t.test(name, async () => {
+    try {
+      await body();
+    } catch (err) {
+      await screenshot(page, `failed-${++failures}`, true).catch(() => {});
+      throw err;
+    }
+  });
 }
 
 /** Waits until the collector has analysed the shop fixture: every service, call and failure point is in. */
@@ -82,7 +95,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
   const watch = watchPage(page);
   const base = collector.httpUrl;
 
-  await t.test('the graph shows the services, the calls and where failures start', async () => {
+  await step(t, page, 'the graph shows the services, the calls and where failures start', async () => {
     await page.goto(`${base}/`);
     await page.locator('[data-testid=graph-node]').first().waitFor();
     await eventually(async () => assert.equal(await page.locator('[data-testid=graph-node]').count(), SERVICES.length));
@@ -108,7 +121,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
   });
 
   let failedTraceId = '';
-  await t.test('a click on the failing call, then on a trace, lands on the origin span with its logs', async () => {
+  await step(t, page, 'a click on the failing call, then on a trace, lands on the origin span with its logs', async () => {
     await page.goto(`${base}/`);
     await page.locator('[data-testid=graph-edge][data-edge="cart->payments"]').click();
     assert.match(page.url(), /selected=edge%3Acart-%3Epayments|selected=edge:cart->payments/);
@@ -142,7 +155,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     await screenshot(page, 'trace');
   });
 
-  await t.test('a click on a service shows its operations, pods and failure points', async () => {
+  await step(t, page, 'a click on a service shows its operations, pods and failure points', async () => {
     await sendPodStatus(collector.otlpUrl, Date.now());
     await page.goto(`${base}/`);
     await page.locator('[data-testid=graph-node][data-service="payments"] button').click();
@@ -160,7 +173,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     assert.equal(await page.locator('[data-testid=span-row][data-role=origin]').getAttribute('data-service'), 'payments');
   });
 
-  await t.test('failures are ranked, with reasons in words and links to example traces', async () => {
+  await step(t, page, 'failures are ranked, with reasons in words and links to example traces', async () => {
     await page.goto(`${base}/failures`);
     const rows = page.locator('[data-testid=failure-row]');
     await rows.first().waitFor();
@@ -181,7 +194,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     assert.match((await page.locator('[data-testid=span-detail]').textContent()) ?? '', /no endpoints/);
   });
 
-  await t.test('trace search filters by status, origin, reason, duration, attribute and run', async () => {
+  await step(t, page, 'trace search filters by status, origin, reason, duration, attribute and run', async () => {
     await page.goto(`${base}/traces`);
     await page.locator('[data-testid=trace-row]').first().waitFor();
     await page.selectOption('select[name=status]', 'error');
@@ -233,7 +246,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     assert.equal(runRows, await page.locator(`[data-testid=trace-row] .chip:has-text("${RUNS.baseline}")`).count());
   });
 
-  await t.test('deep links open each view in the state they name', async () => {
+  await step(t, page, 'deep links open each view in the state they name', async () => {
     const trace = await api<TraceDetail>(collector, `/api/v1/traces/${fixture.oomTrace.traceId}`);
     const originId = trace.origins[0]!;
     const root = trace.spans.find((s) => s.parentSpanId === null)!;
@@ -289,7 +302,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     assert.match((await page.locator('[data-testid=empty-state]').textContent()) ?? '', /No trace .* in the collector/);
   });
 
-  await t.test('the mesh view lists pods with their network, state and resources, and recent events', async () => {
+  await step(t, page, 'the mesh view lists pods with their network, state and resources, and recent events', async () => {
     // The runtime reports every pod every few seconds; the mesh view shows those reported in the last minute.
     await sendPodStatus(collector.otlpUrl, Date.now());
     await page.goto(`${base}/mesh`);
@@ -304,7 +317,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     await screenshot(page, 'mesh', true);
   });
 
-  await t.test('load tests: runs, percentiles over time, the run graph and failures, diff against a baseline', async () => {
+  await step(t, page, 'load tests: runs, percentiles over time, the run graph and failures, diff against a baseline', async () => {
     await page.goto(`${base}/runs`);
     await page.locator('[data-testid=run-row]').first().waitFor();
     assert.equal(await page.locator('[data-testid=run-row]').count(), 2);
@@ -322,7 +335,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     await screenshot(page, 'run', true);
   });
 
-  await t.test('the graph updates live without moving the services already on screen', async () => {
+  await step(t, page, 'the graph updates live without moving the services already on screen', async () => {
     await page.goto(`${base}/`);
     await page.locator('[data-testid=graph-node]').first().waitFor();
     await eventually(async () => assert.equal(await page.locator('.live-live').count(), 1, 'stream connected'), 10_000);
@@ -341,7 +354,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     await screenshot(page, 'graph-live');
   });
 
-  await t.test('keyboard: views by key, services by Tab and Enter, Escape closes', async () => {
+  await step(t, page, 'keyboard: views by key, services by Tab and Enter, Escape closes', async () => {
     await page.goto(`${base}/`);
     const button = page.locator('[data-testid=graph-node][data-service="payments"] button');
     await button.focus();
@@ -358,7 +371,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'service', '/ focuses the search');
   });
 
-  await t.test('dark theme', async () => {
+  await step(t, page, 'dark theme', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.goto(`${base}/`);
     await page.locator('[data-testid=graph-node]').first().waitFor();
@@ -371,7 +384,7 @@ test('the UI against a collector filled with the shop fixture', async (t) => {
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
-  await t.test('errors say what to do', async () => {
+  await step(t, page, 'errors say what to do', async () => {
     await page.route('**/api/v1/graph*', (route) => route.abort('connectionrefused'));
     await page.goto(`${base}/`);
     const error = page.locator('[data-testid=error-state]').first();
