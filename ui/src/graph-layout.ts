@@ -44,16 +44,25 @@ export interface LayoutInput {
   edges: readonly { id: string; from: string; to: string }[];
 }
 
-/** ELK; the bundled build runs the layout on the calling thread (fast enough for hundreds of nodes). */
-type ElkApi = { layout: (graph: ElkNode) => Promise<ElkNode> };
-let elk: Promise<ElkApi> | undefined;
+/** The part of ELK's API used here. */
+export type ElkEngine = { layout: (graph: ElkNode) => Promise<ElkNode> };
+let elk: Promise<ElkEngine> | undefined;
 
-/** Loaded on first use: ELK is most of the UI's code, and only the graphs need it. */
-function loadElk(): Promise<ElkApi> {
-  elk ??= import('elkjs/lib/elk.bundled.js').then((m) => {
-    const Elk = ((m as { default?: unknown }).default ?? m) as new () => ElkApi;
-    return new Elk();
-  });
+/**
+ * Loaded on first use (ELK is most of the UI's code and only the graphs need it): in a browser a
+ * Web Worker (elk-engine.ts); elsewhere (unit tests under Node) the bundled build on the calling thread.
+ */
+function loadElk(): Promise<ElkEngine> {
+  if (typeof window !== 'undefined' && typeof Worker !== 'undefined') {
+    elk ??= import('./elk-engine.ts').then((m) => m.createWorkerElk());
+  } else {
+    // A module name in a variable, so the browser build does not bundle this second copy of ELK.
+    const bundled = 'elkjs/lib/elk.bundled.js';
+    elk ??= (import(/* @vite-ignore */ bundled) as Promise<{ default?: unknown }>).then((m) => {
+      const Elk = (m.default ?? m) as new () => ElkEngine;
+      return new Elk();
+    });
+  }
   return elk;
 }
 

@@ -17,7 +17,10 @@ async function newPage(): Promise<Page> {
   browser ??= startBrowser((fn) => {
     closeBrowser = fn;
   });
-  return (await browser).newPage();
+  const page = await (await browser).newPage();
+  // Generous: the machine running CI is shared and often busy.
+  page.setDefaultTimeout(60_000);
+  return page;
 }
 after(async () => {
   await closeBrowser?.();
