@@ -168,6 +168,11 @@ class LoadRun {
         for (const step of scenario.steps) this.pending.push(this.runStep(scenario, step));
       }
       await Promise.all(this.pending);
+    } catch (error) {
+      // An engine failure ends the run: stop every generator so nothing keeps sending after we return.
+      this.abort('signal');
+      for (const phase of this.running) this.stopNow(phase);
+      throw error;
     } finally {
       clearInterval(ticker);
       this.options.signal?.removeEventListener('abort', onAbort);
