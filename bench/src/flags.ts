@@ -83,14 +83,14 @@ export function parseFlags(argv: readonly string[], writeOut: (text: string) => 
     .addOption(new Option('-d, --duration <duration>', `how long to send, e.g. 30s or 1m30s (default ${DEFAULT_DURATION})`).argParser(durationText))
     .addOption(new Option('-c, --connections <n>', `most connections at once (k6 maxVUs) (default ${DEFAULT_CONNECTIONS})`).argParser(positiveInt))
     .addOption(new Option('-n, --requests <n>', 'send exactly n requests (k6 iterations), within --duration (default 10m)').argParser(positiveInt))
-    .addOption(new Option('--stage <duration:target>', 'ramp the rate to target req/s over duration; repeat for more stages (k6 ramping-arrival-rate from --rate, or 0)').argParser(collectStage).default([]))
+    .addOption(new Option('--stage <duration:target>', 'ramp the rate to target req/s over duration; repeat for more stages (k6 ramping-arrival-rate from --rate, or 0)').argParser(collectStage))
     .addOption(new Option('-m, --method <method>', 'HTTP method (default GET)').argParser((v: string) => v.toUpperCase()))
-    .addOption(new Option('-H, --header <"name: value">', 'a request header; repeatable').argParser(collectHeader).default([]))
+    .addOption(new Option('-H, --header <"name: value">', 'a request header; repeatable').argParser(collectHeader))
     .option('-b, --body <text>', 'request body')
     .addOption(new Option('--check-status <codes>', 'check the status is one of these, e.g. 200 or 200,204').argParser(statusList))
     .option('--check-body <text>', 'check the body contains text')
     .addOption(new Option('--timeout <duration>', 'per-request timeout (default 60s)').argParser(durationText))
-    .addOption(new Option('--threshold <metric:expression>', "a k6 threshold, e.g. 'http_req_duration:p(95)<500'; repeatable").argParser(collectThreshold).default([]))
+    .addOption(new Option('--threshold <metric:expression>', "a k6 threshold, e.g. 'http_req_duration:p(95)<500'; repeatable").argParser(collectThreshold))
     .addOption(new Option('--base-url <url>', 'with --scenario: where the requests go (default: the file\'s baseUrl, else http://127.0.0.1:8080)').argParser(httpUrl))
     .addOption(new Option('--run-id <id>', 'the run id sent as baggage meshlet.run (default: <name>-<UTC time>-<random>)').argParser(runId))
     .addOption(new Option('--name <name>', 'the run\'s name when loading a URL (default "adhoc")').argParser(nameText))
@@ -113,8 +113,9 @@ export function parseFlags(argv: readonly string[], writeOut: (text: string) => 
     if (code === 'commander.helpDisplayed' || code === 'commander.help' || code === 'commander.version') return { kind: 'done', exitCode: 0 };
     return { kind: 'done', exitCode: exitCode === 0 ? 0 : 104 };
   }
-  const opts = program.opts<Omit<BenchFlags, 'url'>>();
-  const flags: BenchFlags = { ...opts };
+  const opts = program.opts<Partial<Pick<BenchFlags, 'stage' | 'header' | 'threshold'>> & Omit<BenchFlags, 'url' | 'stage' | 'header' | 'threshold'>>();
+  // Repeatable flags start empty (no commander default, so --help does not print "(default: [])").
+  const flags: BenchFlags = { ...opts, stage: opts.stage ?? [], header: opts.header ?? [], threshold: opts.threshold ?? [] };
   const url = program.args[0];
   if (url !== undefined) flags.url = httpUrlOrThrow(url, 'the URL argument');
   checkCombinations(flags);
@@ -203,7 +204,7 @@ function durationText(value: string): string {
   return value;
 }
 
-function collectStage(value: string, previous: BenchFlags['stage']): BenchFlags['stage'] {
+function collectStage(value: string, previous: BenchFlags['stage'] = []): BenchFlags['stage'] {
   const colon = value.lastIndexOf(':');
   const duration = value.slice(0, colon);
   const target = Number(value.slice(colon + 1));
@@ -214,14 +215,14 @@ function collectStage(value: string, previous: BenchFlags['stage']): BenchFlags[
   return [...previous, { duration, target }];
 }
 
-function collectHeader(value: string, previous: BenchFlags['header']): BenchFlags['header'] {
+function collectHeader(value: string, previous: BenchFlags['header'] = []): BenchFlags['header'] {
   const colon = value.indexOf(':');
   const name = value.slice(0, colon).trim();
   if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new InvalidArgumentError('expected "name: value", e.g. "x-tenant: acme"');
   return [...previous, [name, value.slice(colon + 1).trim()]];
 }
 
-function collectThreshold(value: string, previous: BenchFlags['threshold']): BenchFlags['threshold'] {
+function collectThreshold(value: string, previous: BenchFlags['threshold'] = []): BenchFlags['threshold'] {
   // The metric may carry tags with colons of their own: http_req_duration{scenario:a}:p(95)<500.
   const close = value.indexOf('}');
   const colon = value.indexOf(':', close < 0 ? 0 : close);
