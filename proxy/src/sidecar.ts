@@ -12,7 +12,7 @@ import https from 'node:https';
 import type { Pool } from 'undici';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { CALLER_HEADER, RESOURCE, spiffeId, type SidecarConfig } from '@meshlet/wire';
+import { ATTR, CALLER_HEADER, RESOURCE, spiffeId, type SidecarConfig } from '@meshlet/wire';
 import { createAcceptServer, writeRawError } from './accept.ts';
 import { Destinations, resolveDestination, type RoutingTable } from './destinations.ts';
 import { MeshError } from './errors.ts';
@@ -34,7 +34,7 @@ import { createTracer, type Tracer } from './telemetry/tracer.ts';
 import { TraceTracker } from './trace-tracker.ts';
 import { passUpgrade } from './upgrade.ts';
 import { clientTlsOptions, serverTlsOptions } from './mtls.ts';
-import { formatTraceparent } from './context.ts';
+import { extractParent, formatTraceparent } from './context.ts';
 
 export interface Addresses {
   inbound: string;
@@ -231,7 +231,8 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         track(socket);
         const tlsMaterial = current().tls;
         const tls = tlsMaterial === null ? null : clientTlsOptions(tlsMaterial, dest.config.identity ?? spiffeId(current().mesh, dest.name));
-        passUpgrade(req, socket, head, { address: endpoint.address, service: dest.name, headers: upgradeHeaders(req.headers.traceparent, true), connectTimeoutMs: current().limits.connectTimeoutMs, tls });
+        const traced = upgradeSpan(req, true, dest.name);
+        passUpgrade(req, socket, head, { address: endpoint.address, service: dest.name, headers: traced.headers, connectTimeoutMs: current().limits.connectTimeoutMs, tls, onDone: traced.done });
       },
     });
     inboundServer = createAcceptServer({
@@ -246,23 +247,36 @@ export function createSidecar(options: SidecarOptions): Sidecar {
           return;
         }
         track(socket);
-        passUpgrade(req, socket, head, { address: appTarget.address, service: current().service, headers: upgradeHeaders(req.headers.traceparent, false), connectTimeoutMs: current().limits.connectTimeoutMs, tls: null });
+        const traced = upgradeSpan(req, false, null);
+        passUpgrade(req, socket, head, { address: appTarget.address, service: current().service, headers: traced.headers, connectTimeoutMs: current().limits.connectTimeoutMs, tls: null, onDone: traced.done });
       },
     });
     addresses.outbound = await listen(outboundServer, cfg.listen.outbound);
     addresses.inbound = await listen(inboundServer, cfg.listen.inbound);
   };
 
-  const upgradeHeaders = (traceparent: string | string[] | undefined, outbound: boolean): string[] => {
-    const out: string[] = [];
-    if (typeof traceparent === 'string') out.push('traceparent', traceparent);
-    else if (tracer !== null) {
-      const span = tracer.startSpan('upgrade', outbound ? 'client' : 'server', null, {});
-      out.push('traceparent', formatTraceparent(span.traceId, span.spanId, span.sampled));
-      span.end();
-    }
-    if (outbound) out.push(CALLER_HEADER, current().service);
-    return out;
+  /**
+   * The span of an Upgrade (WebSocket) tunnel: SERVER on inbound, CLIENT on outbound, from the handshake
+   * until the tunnel closes; its id goes upstream in `traceparent`.
+   */
+  const upgradeSpan = (req: http.IncomingMessage, outbound: boolean, peer: string | null): { headers: string[]; done: (err: MeshError | null) => void } => {
+    const t = tracer as Tracer;
+    const attributes: Record<string, string> = { [ATTR.direction]: outbound ? 'outbound' : 'inbound', [ATTR.httpMethod]: req.method ?? 'GET', [ATTR.urlPath]: (req.url ?? '/').split('?')[0] ?? '/', 'network.protocol.name': String(req.headers.upgrade ?? '') };
+    if (peer !== null) attributes[ATTR.peerService] = peer;
+    const span = t.startSpan(`${req.method ?? 'GET'} upgrade`, outbound ? 'client' : 'server', extractParent(req.headers), t.recording ? attributes : {});
+    const headers = ['traceparent', formatTraceparent(span.traceId, span.spanId, span.sampled)];
+    if (outbound) headers.push(CALLER_HEADER, current().service);
+    return {
+      headers,
+      done: (err) => {
+        if (err !== null && span.recording) {
+          span.setAttribute(ATTR.errorReason, err.reason);
+          span.setAttribute(ATTR.errorOrigin, 'proxy');
+          span.setError(err.message);
+        }
+        span.end();
+      },
+    };
   };
 
   const resourceOf = (cfg: SidecarConfig) => {

@@ -23,6 +23,12 @@ export interface UpgradeTarget {
 }
 
 export function passUpgrade(req: IncomingMessage, client: Socket, head: Buffer, target: UpgradeTarget): void {
+  let reported = false;
+  const report = (err: MeshError | null): void => {
+    if (reported) return;
+    reported = true;
+    target.onDone?.(err);
+  };
   const colon = target.address.lastIndexOf(':');
   const where = { host: target.address.slice(0, colon), port: Number(target.address.slice(colon + 1)) };
   const upstream = target.tls === null ? net.connect(where) : tls.connect({ ...where, ...target.tls });
@@ -48,14 +54,14 @@ export function passUpgrade(req: IncomingMessage, client: Socket, head: Buffer, 
     if (!connected) {
       const mesh = toMeshError(err, target.service, target.address);
       writeRawError(client, mesh);
-      target.onDone?.(mesh);
+      report(mesh);
     } else client.destroy();
   });
   upstream.on('close', () => {
     clearTimeout(timer);
     if (connected) {
       client.end();
-      target.onDone?.(null);
+      report(null);
     }
   });
   client.on('error', () => upstream.destroy());

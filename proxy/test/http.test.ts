@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { MESH_ERROR_HEADER } from '@meshlet/wire';
-import { echoApp, get, startServer, startSidecar } from './helpers.ts';
+import { echoApp, get, startCollector, startServer, startSidecar } from './helpers.ts';
 
 function rawExchange(address: string, payload: string, waitMs = 1_000): Promise<string> {
   const [host, port] = address.split(':');
@@ -118,6 +118,8 @@ test('Upgrade requests pass through as raw sockets, both directions', async (t) 
   app.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\nx-tp: ${String(req.headers.traceparent)}\r\n\r\n`);
     socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
+    // Half-close passes through the tunnels; the app closes its side in turn, as WebSocket servers do.
+    socket.on('end', () => socket.end());
   });
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   t.after(() => {
@@ -127,7 +129,9 @@ test('Upgrade requests pass through as raw sockets, both directions', async (t) 
   const appAddress = `127.0.0.1:${(app.address() as net.AddressInfo).port}`;
   const callee = await startSidecar({ service: 'ws', app: appAddress });
   t.after(() => callee.close());
-  const caller = await startSidecar({ service: 'client', app: null, destinations: { ws: { endpoints: [{ address: callee.inbound }] } } });
+  const collector = await startCollector();
+  t.after(() => collector.close());
+  const caller = await startSidecar({ service: 'client', app: null, collector: collector.url, destinations: { ws: { endpoints: [{ address: callee.inbound }] } } }, { tracerOptions: { flushIntervalMs: 50 } });
   t.after(() => caller.close());
   const [host, port] = caller.outbound.split(':');
   const sock = net.connect(Number(port), host);
@@ -146,6 +150,11 @@ test('Upgrade requests pass through as raw sockets, both directions', async (t) 
   await wait(/echo:ping/);
   sock.write('again');
   await wait(/echo:again/);
+  sock.end();
+  // The tunnel has a CLIENT span from handshake to close, in the trace the app saw.
+  const [span] = await collector.waitFor((s) => s.name === 'GET upgrade' && s.kind === 3);
+  assert.equal(span?.attributes['meshlet.peer.service'], 'ws');
+  assert.ok(out.includes(`x-tp: 00-${span?.traceId}-`), 'the app is in the same trace');
 });
 
 test('header limits: too many lines or bytes → 431, never truncated; malformed → 400', async (t) => {

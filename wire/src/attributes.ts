@@ -14,6 +14,14 @@
  * The request span carries the final outcome; each attempt span carries `meshlet.retry.attempt`
  * and its own outcome. An attempt with no SERVER child (refused, timed out, ejected) is blamed on
  * `meshlet.peer.service`.
+ *
+ * As the sidecar makes them: SERVER and request spans are named `<METHOD> <route>` (route name from
+ * config, else a path template such as `/orders/:id`), attempt spans `<METHOD> attempt`; attempts also
+ * carry `meshlet.route`, `meshlet.peer.endpoint` and `meshlet.peer.version`. A SERVER span's
+ * `meshlet.peer.service` is the caller (from its mTLS identity, else the calling sidecar's
+ * `x-meshlet-caller` header). Failures found before routing (unknown service, no endpoints, faults,
+ * denied) have a request span and no attempt. `Upgrade` tunnels (WebSocket) get one span per sidecar,
+ * `<METHOD> upgrade`, from handshake to close.
  */
 export const ATTR = Object.freeze({
   /** Failure reason (`FailureReason`) on a span whose request failed. */
