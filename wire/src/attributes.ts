@@ -19,8 +19,9 @@
  * config, else a path template such as `/orders/:id`), attempt spans `<METHOD> attempt`; attempts also
  * carry `meshlet.route`, `meshlet.peer.endpoint` and `meshlet.peer.version`. A SERVER span's
  * `meshlet.peer.service` is the caller (from its mTLS identity, else the calling sidecar's
- * `x-meshlet-caller` header). Failures found before routing (unknown service, no endpoints, faults,
- * denied) have a request span and no attempt. `Upgrade` tunnels (WebSocket) get one span per sidecar,
+ * `x-meshlet-caller` header). Failures decided before any attempt (unknown service, an injected fault,
+ * a traffic split with no ready version) have a request span and no attempt; `no_endpoints` and
+ * `circuit_open` from the balancer are attempts without `meshlet.peer.endpoint`. `Upgrade` tunnels (WebSocket) get one span per sidecar,
  * `<METHOD> upgrade`, from handshake to close.
  */
 export const ATTR = Object.freeze({
