@@ -2,7 +2,8 @@
 // OTLP/HTTP protobuf path to a `meshlet collector` process pinned to one core, side by side with a
 // baseline that only reads and discards the same requests on the same core.
 //
-//   node bench/collector/run.ts [--spans 1000000] [--seconds 60] [--concurrency 8] [--sync full|normal]
+//   node bench/collector/run.ts [--spans 1000000] [--seconds 90] [--concurrency 8] [--sync full|normal]
+//                               [--analysis-quiet 2s] [--templates 200] [--queries 100]
 //
 // Reports: sustained acknowledged spans/s (durably stored), ack latency p50/p99, the collector's peak RSS,
 // the time the analysis needs to catch up, and graph / failure-point query latency over the whole store.
@@ -28,6 +29,8 @@ const { values: args } = parseArgs({
     'batch-spans': { type: 'string', default: '512' },
     queries: { type: 'string', default: '100' },
     templates: { type: 'string', default: '200' },
+    /** The collector's --analysis-quiet: a large value measures ingest + durable store without the analysis. */
+    'analysis-quiet': { type: 'string', default: '2s' },
   },
 });
 const TARGET_SPANS = Number(args.spans);
@@ -178,7 +181,7 @@ async function load(target: string, templates: Template[], targetSpans: number, 
 }
 
 function spawnCollector(dir: string): Promise<{ child: ChildProcess; otlp: string; http: string }> {
-  const child = spawn(process.execPath, [join(root, 'bin', 'meshlet.js'), 'collector', '--otlp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data', dir, '--sync', String(args.sync), '--retention-size', '8Gi', '--max-queue', '1000000'], {
+  const child = spawn(process.execPath, [join(root, 'bin', 'meshlet.js'), 'collector', '--otlp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data', dir, '--sync', String(args.sync), '--analysis-quiet', String(args['analysis-quiet']), '--retention-size', '8Gi', '--max-queue', '1000000'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     // BENCH_COLLECTOR_NODE_OPTIONS (e.g. --cpu-prof) goes to the collector process only.
     env: { ...process.env, NODE_OPTIONS: process.env.BENCH_COLLECTOR_NODE_OPTIONS ?? '' },
@@ -276,6 +279,7 @@ async function main(): Promise<void> {
       node: process.version,
       pinned: { generator: pinned, collector: collectorPinned },
       sync: args.sync,
+      analysisQuiet: args['analysis-quiet'],
       batchSpans: BATCH_SPANS,
       concurrency: CONCURRENCY,
       baseline,

@@ -17,7 +17,7 @@ import {
   storedDouble,
   storedInt,
 } from './model.ts';
-import { checkLogIds, checkSpanIds, MAX_REJECT_MESSAGES } from './validate.ts';
+import { checkLogIds, checkSpanIds, recordItem } from './validate.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -59,12 +59,7 @@ export function decodeTraceJson(text: string): DecodedBatch<SpanRecord> {
       const scope = scopeOf(ss);
       eachObject(ss, 'spans', 'spans', (obj, index) => {
         const s = spanOf(obj, resource, scope);
-        const problem = checkSpanIds(s);
-        if (problem === null) out.items.push(s);
-        else {
-          out.rejected++;
-          if (out.rejectMessages.length < MAX_REJECT_MESSAGES) out.rejectMessages.push(`spans[${index}]: ${problem}`);
-        }
+        recordItem(out, s, checkSpanIds(s), `spans[${index}]`);
       });
     });
   });
@@ -81,12 +76,7 @@ export function decodeLogsJson(text: string): DecodedBatch<LogRecordData> {
       const scope = scopeOf(sl);
       eachObject(sl, 'logRecords', 'log_records', (obj, index) => {
         const l = logOf(obj, resource, scope);
-        const problem = checkLogIds(l);
-        if (problem === null) out.items.push(l);
-        else {
-          out.rejected++;
-          if (out.rejectMessages.length < MAX_REJECT_MESSAGES) out.rejectMessages.push(`logRecords[${index}]: ${problem}`);
-        }
+        recordItem(out, l, checkLogIds(l), `logRecords[${index}]`);
       });
     });
   });

@@ -43,7 +43,7 @@ import {
   toHex,
 } from './model.ts';
 import { ProtoReader, WIRE } from './proto-reader.ts';
-import { checkLogIds, checkSpanIds, MAX_REJECT_MESSAGES } from './validate.ts';
+import { checkLogIds, checkSpanIds, recordItem } from './validate.ts';
 
 // Tags (field number << 3 | wire type) of the fields read below.
 const T = (field: number, wire: number): number => (field << 3) | wire;
@@ -52,77 +52,71 @@ const VARINT = WIRE.varint;
 const F64 = WIRE.fixed64;
 const F32 = WIRE.fixed32;
 
+/** How one signal nests its items: ResourceX { scope_x = 2 } → ScopeX { items = 2 }. */
+interface Shape<T> {
+  resources: string;
+  scopes: string;
+  items: string;
+  item(r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord): T;
+  /** Why the item alone is rejected (partial success), or null. */
+  check(item: T): string | null;
+}
+
 /** Decodes an `ExportTraceServiceRequest`. Throws `OtlpDecodeError` (with the field path) when malformed. */
 export function decodeTraceRequest(body: Buffer): DecodedBatch<SpanRecord> {
-  const out: DecodedBatch<SpanRecord> = { items: [], rejected: 0, rejectMessages: [] };
-  const r = new ProtoReader(body);
-  let index = 0;
-  while (r.more()) {
-    const tag = r.tag();
-    if (tag === T(1, LEN)) {
-      try {
-        resourceSpans(r.message(), out);
-      } catch (err) {
-        rethrowWithin(err, `resourceSpans[${index}]`);
-      }
-      index++;
-    } else r.skip(tag & 7);
-  }
-  return out;
+  return decodeRequest(body, { resources: 'resourceSpans', scopes: 'scopeSpans', items: 'spans', item: span, check: checkSpanIds });
 }
 
 /** Decodes an `ExportLogsServiceRequest`. Throws `OtlpDecodeError` when malformed. */
 export function decodeLogsRequest(body: Buffer): DecodedBatch<LogRecordData> {
-  const out: DecodedBatch<LogRecordData> = { items: [], rejected: 0, rejectMessages: [] };
-  const r = new ProtoReader(body);
+  return decodeRequest(body, { resources: 'resourceLogs', scopes: 'scopeLogs', items: 'logRecords', item: logRecord, check: checkLogIds });
+}
+
+/** Calls `fn` with each embedded message in field `field` of `r`, naming it `name[i]` in decode errors. */
+function eachMessage(r: ProtoReader, field: number, name: string, fn: (m: ProtoReader, index: number) => void): void {
   let index = 0;
   while (r.more()) {
     const tag = r.tag();
-    if (tag === T(1, LEN)) {
+    if (tag === T(field, LEN)) {
+      const m = r.message();
       try {
-        resourceLogs(r.message(), out);
+        fn(m, index);
       } catch (err) {
-        rethrowWithin(err, `resourceLogs[${index}]`);
+        rethrowWithin(err, `${name}[${index}]`);
       }
       index++;
     } else r.skip(tag & 7);
   }
+}
+
+function decodeRequest<T>(body: Buffer, shape: Shape<T>): DecodedBatch<T> {
+  const out: DecodedBatch<T> = { items: [], rejected: 0, rejectMessages: [] };
+  eachMessage(new ProtoReader(body), 1, shape.resources, (rm) => {
+    // The resource may come after the scopes: read it first, then go over the scopes.
+    const resource = readResourceEnvelope(rm);
+    rm.pos = resource.start;
+    eachMessage(rm, 2, shape.scopes, (sm) => {
+      const scope = readScopeEnvelope(sm);
+      sm.pos = scope.start;
+      let index = 0;
+      while (sm.more()) {
+        const tag = sm.tag();
+        if (tag !== T(2, LEN)) {
+          sm.skip(tag & 7);
+          continue;
+        }
+        let item: T;
+        try {
+          item = shape.item(sm.message(), resource.record, scope.record);
+        } catch (err) {
+          rethrowWithin(err, `${shape.items}[${index}]`);
+        }
+        recordItem(out, item, shape.check(item), `${shape.items}[${index}]`);
+        index++;
+      }
+    });
+  });
   return out;
-}
-
-/** Reads a ResourceSpans/ResourceLogs: the resource may come after the scopes, so scopes are read second. */
-function resourceSpans(r: ProtoReader, out: DecodedBatch<SpanRecord>): void {
-  const resource = readResourceEnvelope(r);
-  let index = 0;
-  r.pos = resource.start;
-  while (r.more()) {
-    const tag = r.tag();
-    if (tag === T(2, LEN)) {
-      try {
-        scopeSpans(r.message(), resource.record, out);
-      } catch (err) {
-        rethrowWithin(err, `scopeSpans[${index}]`);
-      }
-      index++;
-    } else r.skip(tag & 7);
-  }
-}
-
-function resourceLogs(r: ProtoReader, out: DecodedBatch<LogRecordData>): void {
-  const resource = readResourceEnvelope(r);
-  let index = 0;
-  r.pos = resource.start;
-  while (r.more()) {
-    const tag = r.tag();
-    if (tag === T(2, LEN)) {
-      try {
-        scopeLogs(r.message(), resource.record, out);
-      } catch (err) {
-        rethrowWithin(err, `scopeLogs[${index}]`);
-      }
-      index++;
-    } else r.skip(tag & 7);
-  }
 }
 
 /** First pass over a Resource* message: the resource (field 1) and schema_url (field 3). */
@@ -172,54 +166,6 @@ function readScopeEnvelope(r: ProtoReader): { record: ScopeRecord; start: number
     else r.skip(tag & 7);
   }
   return { record, start };
-}
-
-function scopeSpans(r: ProtoReader, resource: ResourceRecord, out: DecodedBatch<SpanRecord>): void {
-  const scope = readScopeEnvelope(r);
-  r.pos = scope.start;
-  let index = 0;
-  while (r.more()) {
-    const tag = r.tag();
-    if (tag === T(2, LEN)) {
-      let s: SpanRecord;
-      try {
-        s = span(r.message(), resource, scope.record);
-      } catch (err) {
-        rethrowWithin(err, `spans[${index}]`);
-      }
-      const problem = checkSpanIds(s);
-      if (problem === null) out.items.push(s);
-      else {
-        out.rejected++;
-        if (out.rejectMessages.length < MAX_REJECT_MESSAGES) out.rejectMessages.push(`spans[${index}]: ${problem}`);
-      }
-      index++;
-    } else r.skip(tag & 7);
-  }
-}
-
-function scopeLogs(r: ProtoReader, resource: ResourceRecord, out: DecodedBatch<LogRecordData>): void {
-  const scope = readScopeEnvelope(r);
-  r.pos = scope.start;
-  let index = 0;
-  while (r.more()) {
-    const tag = r.tag();
-    if (tag === T(2, LEN)) {
-      let l: LogRecordData;
-      try {
-        l = logRecord(r.message(), resource, scope.record);
-      } catch (err) {
-        rethrowWithin(err, `logRecords[${index}]`);
-      }
-      const problem = checkLogIds(l);
-      if (problem === null) out.items.push(l);
-      else {
-        out.rejected++;
-        if (out.rejectMessages.length < MAX_REJECT_MESSAGES) out.rejectMessages.push(`logRecords[${index}]: ${problem}`);
-      }
-      index++;
-    } else r.skip(tag & 7);
-  }
 }
 
 /** Bytes of an id field as hex; a wrong length is kept as-is (hex of what came) and judged by `checkSpanIds`. */

@@ -1,6 +1,6 @@
 // Checks of single spans that make the collector reject that span alone (OTLP partial success)
 // rather than the whole request.
-import type { LogRecordData, SpanRecord } from './model.ts';
+import type { DecodedBatch, LogRecordData, SpanRecord } from './model.ts';
 
 /** At most this many reasons are listed in a partial-success message. */
 export const MAX_REJECT_MESSAGES = 5;
@@ -32,4 +32,14 @@ export function checkLogIds(log: LogRecordData): string | null {
   if (log.traceId !== '' && (log.traceId.length !== 32 || !HEX_ID.test(log.traceId))) return `traceId must be empty or 16 bytes (32 hex digits), got "${log.traceId}"`;
   if (log.spanId !== '' && (log.spanId.length !== 16 || !HEX_ID.test(log.spanId))) return `spanId must be empty or 8 bytes (16 hex digits), got "${log.spanId}"`;
   return null;
+}
+
+/** Keeps an item, or counts it rejected (with the first few reasons) when `problem` is set. */
+export function recordItem<T>(out: DecodedBatch<T>, item: T, problem: string | null, where: string): void {
+  if (problem === null) {
+    out.items.push(item);
+    return;
+  }
+  out.rejected++;
+  if (out.rejectMessages.length < MAX_REJECT_MESSAGES) out.rejectMessages.push(`${where}: ${problem}`);
 }
