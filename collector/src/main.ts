@@ -93,7 +93,7 @@ export function resolveConfig(argv: string[], env: NodeJS.ProcessEnv): { config:
  * Heap bounds of the collector's worker thread (MiB). Enough for queries over a large store; small
  * enough that the process stays under 300 MB RSS under full ingest load.
  */
-const WORKER_LIMITS = { maxOldGenerationSizeMb: 160, maxYoungGenerationSizeMb: 24 };
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 160, maxYoungGenerationSizeMb: 48 };
 
 export async function main(argv: string[]): Promise<void> {
   let resolved: ReturnType<typeof resolveConfig>;

@@ -42,7 +42,7 @@ export interface Analyzer {
 export function createAnalyzer(options: AnalyzerOptions): Analyzer {
   const now = options.now ?? Date.now;
   const batchSize = options.batchSize ?? 500;
-  const maxCached = options.maxCachedSpans ?? 200_000;
+  const maxCached = options.maxCachedSpans ?? 100_000;
   const cache = new Map<string, SpanFacts[]>();
   let cachedSpans = 0;
   let lagMs = 0;
