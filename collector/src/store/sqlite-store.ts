@@ -57,6 +57,8 @@ type Row = Record<string, string | number | bigint | null>;
 type Pending = { batch: WriteBatch; resolve: (r: WriteResult) => void; reject: (e: unknown) => void };
 
 const MAX_INTERNED = 10_000;
+/** Aggregate buckets kept parsed in memory (an hour of 10 s buckets for each kind, and then some). */
+const MAX_CACHED_BUCKETS = 5_000;
 
 /** Opens (creating when needed) the store. */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
@@ -134,6 +136,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     getAgg: stmt('SELECT data FROM agg WHERE kind = ? AND bucket_ms = ? AND run = ? AND key = ?'),
     putAgg: stmt('INSERT INTO agg (kind, bucket_ms, run, key, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET data = excluded.data'),
     deleteAgg: stmt('DELETE FROM agg WHERE kind = ? AND bucket_ms = ? AND run = ? AND key = ?'),
+    aggBuckets: stmt('SELECT DISTINCT bucket_ms FROM agg WHERE kind = ? AND bucket_ms >= ? AND bucket_ms < ?'),
+    aggBucket: stmt('SELECT run, key, data FROM agg WHERE kind = ? AND bucket_ms = ?'),
     traceRow: stmt(`SELECT trace_id, start_us, end_us, span_count, error_count, root_service, root_name, services, status, origins, run
       FROM traces WHERE trace_id = ? AND status IS NOT NULL`),
     services: stmt('SELECT service, operation, kind, count, last_ms FROM service_ops ORDER BY service, count DESC, operation'),
@@ -146,6 +150,9 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     deleteOldAgg: stmt("DELETE FROM agg WHERE bucket_ms < ? AND kind != 'run'"),
     deleteOldRunAgg: stmt("DELETE FROM agg WHERE bucket_ms < ? AND kind = 'run'"),
   };
+
+  /** Parsed aggregate rows per (kind, bucket); callers of `aggregates` must not mutate what they get. */
+  const aggCache = new Map<string, AggregateRow[]>();
 
   // Counters kept in memory (count(*) over a million rows is too slow for /metrics).
   const counts = {
@@ -415,6 +422,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
           addInto(current, d.data, 1);
           if (hasCounts(current)) S.putAgg.run(d.kind, d.bucketMs, d.run, d.key, JSON.stringify(current));
           else if (row !== undefined) S.deleteAgg.run(d.kind, d.bucketMs, d.run, d.key);
+          aggCache.delete(`${d.kind}\u0001${d.bucketMs}`);
         }
       }, false);
     },
@@ -434,8 +442,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const old = (S.oldTraces.all(cutoffMs * 1000, 5_000) as Row[]).map((r) => String(r.trace_id));
       if (old.length > 0) deleteTraces(old);
       removed.logs += Number(S.deleteOldLogs.run(cutoffMs, 20_000).changes);
-      S.deleteOldAgg.run(cutoffMs);
-      S.deleteOldRunAgg.run(cutoffMs);
+      if (Number(S.deleteOldAgg.run(cutoffMs).changes) + Number(S.deleteOldRunAgg.run(cutoffMs).changes) > 0) aggCache.clear();
       // By size: drop the oldest 5 % of traces (and older logs) per step.
       if (usedBytes() > policy.maxBytes && counts.traces > 0) {
         const step = (S.oldestTraces.all(Math.max(100, Math.ceil(counts.traces * 0.05))) as Row[]);
@@ -618,15 +625,26 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       return [...out.values()];
     },
     aggregates(kind: AggregateKind, fromMs: number, toMs: number, run?: string): AggregateRow[] {
-      const sql = `SELECT bucket_ms, run, key, data FROM agg WHERE kind = ? AND bucket_ms >= ? AND bucket_ms < ?${run !== undefined ? ' AND run = ?' : ''}`;
-      const params: (string | number)[] = [kind, fromMs, toMs];
-      if (run !== undefined) params.push(run);
-      return (cached(sql).all(...params) as Row[]).map((r) => ({
-        bucketMs: Number(r.bucket_ms),
-        run: String(r.run),
-        key: String(r.key),
-        data: JSON.parse(String(r.data)) as Counters,
-      }));
+      // Buckets are read through a cache of parsed rows: old buckets never change, so a graph over the
+      // last hour parses only the buckets the analysis touched since the previous query.
+      const out: AggregateRow[] = [];
+      for (const b of S.aggBuckets.all(kind, fromMs, toMs) as Row[]) {
+        const bucketMs = Number(b.bucket_ms);
+        const cacheKey = `${kind}\u0001${bucketMs}`;
+        let rows = aggCache.get(cacheKey);
+        if (rows === undefined) {
+          rows = (S.aggBucket.all(kind, bucketMs) as Row[]).map((r) => ({
+            bucketMs,
+            run: String(r.run),
+            key: String(r.key),
+            data: JSON.parse(String(r.data)) as Counters,
+          }));
+          if (aggCache.size >= MAX_CACHED_BUCKETS) aggCache.clear();
+          aggCache.set(cacheKey, rows);
+        }
+        for (const row of rows) if (run === undefined || row.run === run) out.push(row);
+      }
+      return out;
     },
     origins(service, operation, reason, fromMs, toMs, limit, run): OriginRow[] {
       const sql = `SELECT trace_id, span_id, time_ms, service, operation, reason, message FROM origins
