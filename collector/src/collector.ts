@@ -66,7 +66,13 @@ function listen(server: Server, address: string): Promise<string> {
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headOnly = false): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  // Read-only API: any origin may read it (the UI's dev server, Grafana in a browser).
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'access-control-allow-origin': '*',
+  });
   res.end(headOnly ? undefined : text);
 }
 

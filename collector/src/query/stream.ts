@@ -30,6 +30,7 @@ export function createStreamHub(): StreamHub {
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
+        'access-control-allow-origin': '*',
       });
       // Reconnect after 2 s if the connection drops (EventSource's `retry`).
       res.write('retry: 2000\n\n');
