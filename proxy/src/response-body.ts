@@ -35,6 +35,8 @@ export class ResponseBody {
   private paused = false;
   private sink: ServerResponse | null = null;
   private discarding = false;
+  /** The client went away before a sink was attached. */
+  private abandoned = false;
   private finished = false;
   private sinkDone = false;
   private listeners: BodyDoneListener[] = [];
@@ -82,6 +84,7 @@ export class ResponseBody {
     }
     if (this.sink !== null) this.finishSink();
     else if (this.discarding) this.done(null);
+    else if (this.abandoned) this.done(new Error('the client went away before the response was sent'));
   }
 
   /** Producer: upstream failed after the headers. */
@@ -90,7 +93,7 @@ export class ResponseBody {
     this.finished = true;
     this.error = error;
     if (this.sink !== null) this.finishSink();
-    else if (this.discarding) this.done(error);
+    else if (this.discarding || this.abandoned) this.done(error);
   }
 
   /** Consumer: stream everything into `sink` (headers must already be set) and end it. */
@@ -131,9 +134,16 @@ export class ResponseBody {
     }
   }
 
-  /** Consumer: the client went away; stop the upstream. */
+  /** Consumer: the client went away; stop the upstream (or, if it already finished, just let go). */
   abort(reason: Error): void {
-    if (!this.finished) this.flow.abort(reason);
+    if (this.sinkDone) return;
+    this.abandoned = true;
+    this.held = null;
+    if (!this.finished) {
+      this.flow.abort(reason); // → fail() → done()
+      return;
+    }
+    if (this.sink === null) this.done(reason);
   }
 
   onDone(listener: BodyDoneListener): void {
