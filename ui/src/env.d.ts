@@ -1,2 +1,6 @@
-// Types Vite adds to the browser code (CSS imports, import.meta.env).
-/// <reference types="vite/client" />
+// Types for what the bundler (ui/build.ts) lets browser code import besides TypeScript.
+declare module '*.css';
+declare module '*?url' {
+  const url: string;
+  export default url;
+}

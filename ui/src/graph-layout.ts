@@ -58,7 +58,7 @@ function loadElk(): Promise<ElkEngine> {
   } else {
     // A module name in a variable, so the browser build does not bundle this second copy of ELK.
     const bundled = 'elkjs/lib/elk.bundled.js';
-    elk ??= (import(/* @vite-ignore */ bundled) as Promise<{ default?: unknown }>).then((m) => {
+    elk ??= (import(bundled) as Promise<{ default?: unknown }>).then((m) => {
       const Elk = (m.default ?? m) as new () => ElkEngine;
       return new Elk();
     });
