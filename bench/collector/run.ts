@@ -243,6 +243,14 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'meshlet-bench-collector-'));
   const c = await spawnCollector(dir);
+  // Interrupted (Ctrl-C, timeout): stop the collector we started and remove its data.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      c.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  }
   const collectorPid = c.child.pid as number;
   const collectorPinned = pin(collectorPid, 0);
   try {
