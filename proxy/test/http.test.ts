@@ -232,11 +232,16 @@ test('an upstream that breaks the protocol: 502 upstream_reset, and its socket i
 });
 
 test('drain: in-flight requests finish, new connections are refused, /ready turns 503', async (t) => {
-  const app = await startServer((_req, res) => setTimeout(() => res.end('done'), 400));
+  let arrived: () => void = () => {};
+  const reachedApp = new Promise<void>((r) => (arrived = r));
+  const app = await startServer((_req, res) => {
+    arrived();
+    setTimeout(() => res.end('done'), 400);
+  });
   t.after(() => app.close());
   const sc = await startSidecar({ service: 'd', app: app.address });
   const inflight = get(`http://${sc.inbound}/`, { host: 'd' });
-  await new Promise((r) => setTimeout(r, 100));
+  await reachedApp;
   const draining = sc.sidecar.drain();
   await new Promise((r) => setTimeout(r, 50));
   assert.equal((await get(`http://${sc.admin}/ready`)).status, 503);
