@@ -122,7 +122,7 @@ class LoadRun {
   private activeConnections = 0;
   private interrupted = 0;
   private aborted: AbortReason | undefined;
-  private abortWaiters: (() => void)[] = [];
+  private readonly abortWaiters = new Set<() => void>();
 
   private readonly options: RunOptions;
 
@@ -204,20 +204,22 @@ class LoadRun {
     this.options.onProgress?.({ elapsedMs, plannedMs: this.plan.durationMs, requests: this.completed, failed: this.failed, activeConnections: this.activeConnections });
   }
 
-  /** Resolves at `atMs` after the start, or at once when the run is aborted. */
+  /** Resolves at `atMs` after the start (true), or at once when the run is aborted (false). */
   private until(atMs: number): Promise<boolean> {
     if (this.aborted !== undefined) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        resolve(this.aborted === undefined);
-      }, Math.max(0, atMs - this.elapsed()));
-      this.timers.add(timer);
-      this.abortWaiters.push(() => {
+      const wake = (): void => {
         clearTimeout(timer);
         this.timers.delete(timer);
         resolve(false);
-      });
+      };
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.abortWaiters.delete(wake);
+        resolve(this.aborted === undefined);
+      }, Math.max(0, atMs - this.elapsed()));
+      this.timers.add(timer);
+      this.abortWaiters.add(wake);
     });
   }
 
@@ -234,8 +236,8 @@ class LoadRun {
   private abort(reason: AbortReason): void {
     if (this.aborted !== undefined) return;
     this.aborted = reason;
-    const waiters = this.abortWaiters;
-    this.abortWaiters = [];
+    const waiters = [...this.abortWaiters];
+    this.abortWaiters.clear();
     for (const wake of waiters) wake();
     for (const phase of this.running) this.drain(phase);
   }

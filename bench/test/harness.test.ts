@@ -27,10 +27,16 @@ test('honours the arrival rate, spread within each second, and tags every reques
   const times = server.received.map((r) => r.atMs).sort((a, b) => a - b);
   const span = (times.at(-1) as number) - (times[0] as number);
   assert.ok(span > 1500 && span < 2600, `requests spread over ${span} ms`);
-  // Spread within each second, not one burst per second: no 100 ms window holds more than ~2 phase bursts.
+  // Spread within each second, not one burst per second: one burst a second would fill about 2 of the
+  // run's twenty 100 ms windows with 40 requests each; phases 125 ms apart fill most windows with ≤ 10.
+  // (Bounds are loose: on a starved machine late phases start together and their bursts merge.)
   const perWindow = new Map<number, number>();
-  for (const at of times) perWindow.set(Math.floor((at - (times[0] as number)) / 100), (perWindow.get(Math.floor((at - (times[0] as number)) / 100)) ?? 0) + 1);
-  assert.ok(Math.max(...perWindow.values()) <= 12, `busiest 100 ms window: ${Math.max(...perWindow.values())} requests`);
+  for (const at of times) {
+    const window = Math.floor((at - (times[0] as number)) / 100);
+    perWindow.set(window, (perWindow.get(window) ?? 0) + 1);
+  }
+  assert.ok(perWindow.size >= 8, `requests fell in ${perWindow.size} of ~20 windows of 100 ms`);
+  assert.ok(Math.max(...perWindow.values()) <= 30, `busiest 100 ms window: ${Math.max(...perWindow.values())} requests`);
   for (const r of server.received) assert.equal(r.headers.baggage, 'tenant=acme,meshlet.run=rate-test');
   assert.match(String(server.received[0]?.headers['user-agent']), /^meshlet-bench\//);
 });
