@@ -1,4 +1,4 @@
-// What other parts may reuse from the runtime. deploy/kubernetes builds its iptables init step from
-// the same pure function the runtime applies in every pod (it has no dependencies, so it can move to
-// wire/ unchanged).
-export { DEFAULT_SIDECAR_UID, podIptablesRules, POD_CHAINS, type PodIptablesOptions, type PodIptablesRules } from './pod-iptables.ts';
+// What other parts may reuse from the runtime. The pod iptables generator it applies in every pod now
+// lives in wire/ (wire/src/pod-iptables.ts), where deploy/kubernetes imports it for its init step; it is
+// re-exported here for callers that still import it from the runtime.
+export { DEFAULT_SIDECAR_UID, podIptablesRules, POD_CHAINS, type PodIptablesOptions, type PodIptablesRules } from '@meshlet/wire';

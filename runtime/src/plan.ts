@@ -8,12 +8,11 @@
 //
 // Undo runs in reverse, so the sweep of stray processes comes after every pod is gone and before the
 // mesh cgroup and state directory are removed.
-import { COLLECTOR_OTLP_PORT, SIDECAR_ADMIN_PORT, SIDECAR_INBOUND_PORT, SIDECAR_OUTBOUND_PORT } from '@meshlet/wire';
+import { COLLECTOR_OTLP_PORT, DEFAULT_SIDECAR_UID, podIptablesRules, SIDECAR_ADMIN_PORT, SIDECAR_INBOUND_PORT, SIDECAR_OUTBOUND_PORT } from '@meshlet/wire';
 import type { Action, Step } from './actions.ts';
 import { hostRulesRemoval, hostRulesRestore } from './host-iptables.ts';
 import type { MeshNames, PodNames } from './names.ts';
 import { ociConfig, type OciLimits } from './oci.ts';
-import { DEFAULT_SIDECAR_UID, podIptablesRules } from './pod-iptables.ts';
 
 /** uid the sidecar runs as inside pods; its traffic is exempt from the pod's redirects. */
 export const SIDECAR_UID = DEFAULT_SIDECAR_UID;

@@ -12,3 +12,4 @@ export * from './fault-header.ts';
 export type * from './query-api.ts';
 export { QUERY_API } from './query-api.ts';
 export * from './collector-config.ts';
+export * from './pod-iptables.ts';

@@ -1,6 +1,7 @@
 // The iptables rules inside a pod's network namespace, from one pure function. The runtime feeds the
-// result to `iptables-restore` in each pod; deploy/kubernetes reuses the same function for its init
-// step. No I/O and no imports, so it can move to wire/ unchanged.
+// result to `iptables-restore` in each pod; `meshlet inject` (deploy/kubernetes) puts the same text in
+// its iptables init container, so a pod is captured the same way on one host and on Kubernetes.
+// No I/O and no imports.
 //
 //   app ──connect(VIP:port)──► nat OUTPUT ─► MESHLET_OUTPUT ─REDIRECT─► 127.0.0.1:15001 (sidecar outbound)
 //   peer ─► eth0 ─► nat PREROUTING ─► MESHLET_INBOUND ─REDIRECT─► :15006 (sidecar inbound) ─► 127.0.0.1:<app port>
