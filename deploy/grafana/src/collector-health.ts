@@ -18,7 +18,7 @@ export function collectorHealth(): DashboardBuilder {
     .withVariable(labelVariable('instance', 'instance', 'meshlet_collector_received_total', { multi: true, text: 'Collector' }))
 
     .withRow(new RowBuilder('Now'))
-    .withPanel(stat('Spans in', 'Spans received per second.', 'short').withTarget(query(`sum(rate(meshlet_collector_received_total{${SEL}, signal="spans"}[$__rate_interval]))`, 'spans/s')))
+    .withPanel(stat('Spans in', 'Spans received per second.', 'short').withTarget(query(`sum(rate(meshlet_collector_received_total{${SEL}, signal="traces"}[$__rate_interval]))`, 'spans/s')))
     .withPanel(
       stat('Refused', 'Items in export requests refused as a whole in the time range (malformed, too large, busy, store error).', 'short')
         .thresholds(thresholds(1, 100))

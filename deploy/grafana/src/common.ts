@@ -124,20 +124,23 @@ export function joinTables(rename: Record<string, string>): DataTransformerConfi
 // the service itself), outbound by the caller's (source → destination): server view vs edge view.
 // A request failed when the sidecar gave it a reason (proxy-made failure or app 5xx = app_error).
 
-/** `sum by (by) (rate(meshlet_requests_total{sel}[$__rate_interval]))` */
-export function rate(selector: string, by: string): string {
-  return `sum by (${by}) (rate(meshlet_requests_total{${selector}}[$__rate_interval]))`;
+// Graphs use `$__rate_interval` (rates now); tables use `$__range` (over the whole time range shown).
+
+/** `sum by (by) (rate(meshlet_requests_total{sel}[window]))` */
+export function rate(selector: string, by: string, window = '$__rate_interval'): string {
+  return `sum by (${by}) (rate(meshlet_requests_total{${selector}}[${window}]))`;
 }
 
-/** Failed requests as a fraction of all, by `by`. */
-export function errorRatio(selector: string, by: string): string {
-  return `${rate(`${selector}, reason!=""`, by)}\n/\n${rate(selector, by)}`;
+/** Failed requests as a fraction of all, by `by`; 0 (not nothing) where there were no failures. */
+export function errorRatio(selector: string, by: string, window = '$__rate_interval'): string {
+  const all = rate(selector, by, window);
+  return `(\n  ${rate(`${selector}, reason!=""`, by, window)}\n  or ${all} * 0\n)\n/ ${all}`;
 }
 
 /** A latency quantile from the duration histogram, by `by`. */
-export function latency(q: number, selector: string, by: string): string {
+export function latency(q: number, selector: string, by: string, window = '$__rate_interval'): string {
   const le = by === '' ? 'le' : `${by}, le`;
-  return `histogram_quantile(${q}, sum by (${le}) (rate(meshlet_request_duration_seconds_bucket{${selector}}[$__rate_interval])))`;
+  return `histogram_quantile(${q}, sum by (${le}) (rate(meshlet_request_duration_seconds_bucket{${selector}}[${window}])))`;
 }
 
 /**

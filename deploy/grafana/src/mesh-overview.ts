@@ -1,6 +1,7 @@
 // Mesh overview: RED per service (server side) and per edge (caller → callee), failures by reason,
 // retries and their budget, outlier ejections. Every series links to the matching traces.
 import { DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { ATTR } from '@meshlet/wire';
 import {
   dashboardsLink,
   datasourceVariable,
@@ -23,9 +24,21 @@ const IN = 'direction="inbound"';
 const OUT = 'direction="outbound"';
 
 export function meshOverview(): DashboardBuilder {
+  // Server-side series (inbound) link to the callee's spans; caller-side series (outbound, retries) to the
+  // caller's CLIENT spans toward that callee, where proxy-made failures are recorded.
   const byService = traceLink('Traces of ${__field.labels.destination}', '${__field.labels.destination}');
-  const byEdge = traceLink('Traces of ${__field.labels.destination}', '${__field.labels.destination}');
-  const byReason = traceLink('Failed traces (${__field.labels.reason})', '${__field.labels.destination}', { 'meshlet.error.reason': '${__field.labels.reason}' });
+  const byServiceReason = traceLink('Failed traces of ${__field.labels.destination} (${__field.labels.reason})', '${__field.labels.destination}', {
+    [ATTR.errorReason]: '${__field.labels.reason}',
+  });
+  const byEdge = traceLink('Traces ${__field.labels.source} → ${__field.labels.destination}', '${__field.labels.source}', { [ATTR.peerService]: '${__field.labels.destination}' });
+  const byEdgeReason = traceLink('Failed traces ${__field.labels.source} → ${__field.labels.destination} (${__field.labels.reason})', '${__field.labels.source}', {
+    [ATTR.peerService]: '${__field.labels.destination}',
+    [ATTR.errorReason]: '${__field.labels.reason}',
+  });
+  const retried = traceLink('Retried traces ${__field.labels.service} → ${__field.labels.destination} (${__field.labels.reason})', '${__field.labels.service}', {
+    [ATTR.peerService]: '${__field.labels.destination}',
+    [ATTR.errorReason]: '${__field.labels.reason}',
+  });
 
   return new DashboardBuilder('meshlet / Mesh overview')
     .uid('meshlet-mesh-overview')
@@ -42,7 +55,7 @@ export function meshOverview(): DashboardBuilder {
     .withPanel(
       stat('Failed', 'Share of requests that failed (proxy-made failure or an app 5xx).', 'percentunit')
         .thresholds(thresholds(0.01, 0.05))
-        .withTarget(query(`sum(rate(meshlet_requests_total{${IN}, reason!=""}[$__rate_interval])) / sum(rate(meshlet_requests_total{${IN}}[$__rate_interval]))`, 'failed')),
+        .withTarget(query(errorRatio(IN, ''), 'failed')),
     )
     .withPanel(stat('p99 latency', '99th percentile of request duration over all services.', 's').thresholds(thresholds(0.25, 1)).withTarget(query(latency(0.99, IN, ''), 'p99')))
     .withPanel(
@@ -62,11 +75,11 @@ export function meshOverview(): DashboardBuilder {
 
     .withRow(new RowBuilder('Edges (caller → callee)'))
     .withPanel(
-      table('Edges', 'Every caller → callee pair: rate, error ratio and p99 latency as the caller\'s sidecar saw them (including retries and proxy-made failures).')
+      table('Edges', 'Every caller → callee pair: rate, error ratio and p99 latency over the time range, as the caller\'s sidecar saw them (including retries and proxy-made failures).')
         .dataLinks([byEdge])
-        .withTarget(tableQuery(rate(OUT, 'source, destination'), 'A'))
-        .withTarget(tableQuery(errorRatio(OUT, 'source, destination'), 'B'))
-        .withTarget(tableQuery(latency(0.99, OUT, 'source, destination'), 'C'))
+        .withTarget(tableQuery(rate(OUT, 'source, destination', '$__range'), 'A'))
+        .withTarget(tableQuery(errorRatio(OUT, 'source, destination', '$__range'), 'B'))
+        .withTarget(tableQuery(latency(0.99, OUT, 'source, destination', '$__range'), 'C'))
         .transformations(joinTables({ source: 'Caller', destination: 'Callee', 'Value #A': 'Requests/s', 'Value #B': 'Error ratio', 'Value #C': 'p99 (s)' })),
     )
     .withPanel(timeseries('Request rate by edge', 'Requests per second from each caller to each callee.', 'reqps').dataLinks([byEdge]).withTarget(query(rate(OUT, 'source, destination'), '{{source}} → {{destination}}')))
@@ -80,20 +93,20 @@ export function meshOverview(): DashboardBuilder {
     .withRow(new RowBuilder('Failures'))
     .withPanel(
       stackedBars('Failures seen by callers, by reason', 'Failed outbound calls per second by reason: proxy-made (connect_refused, no_endpoints, retry_budget_exhausted, …) or app_error.', 'reqps')
-        .dataLinks([byReason])
-        .withTarget(query(rate(`${OUT}, reason!=""`, 'destination, reason'), '{{destination}}: {{reason}}')),
+        .dataLinks([byEdgeReason])
+        .withTarget(query(rate(`${OUT}, reason!=""`, 'source, destination, reason'), '{{source}} → {{destination}}: {{reason}}')),
     )
     .withPanel(
       stackedBars('Failures at services, by reason', 'Failed inbound requests per second by reason, as the callee\'s sidecar saw them.', 'reqps')
-        .dataLinks([byReason])
+        .dataLinks([byServiceReason])
         .withTarget(query(rate(`${IN}, reason!=""`, 'destination, reason'), '{{destination}}: {{reason}}')),
     )
 
     .withRow(new RowBuilder('Retries and ejections'))
     .withPanel(
       timeseries('Retries by destination and reason', 'Retries made per second, by the service retried and the failure that caused them.', 'reqps')
-        .dataLinks([byReason])
-        .withTarget(query('sum by (destination, reason) (rate(meshlet_retries_total[$__rate_interval]))', '{{destination}}: {{reason}}')),
+        .dataLinks([retried])
+        .withTarget(query('sum by (service, destination, reason) (rate(meshlet_retries_total[$__rate_interval]))', '{{service}} → {{destination}}: {{reason}}')),
     )
     .withPanel(
       timeseries('Retry budget used', 'Retries in the budget window over the retries the budget allows (1 = exhausted: further retries are refused).', 'percentunit')

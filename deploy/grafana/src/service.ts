@@ -1,6 +1,7 @@
 // One service, chosen in the `service` variable: what it serves (RED, status codes, routes, callers),
 // what it calls (edges out), the failures and retries toward it, and apps that drop trace context.
 import { DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { ATTR } from '@meshlet/wire';
 import {
   dashboardsLink,
   datasourceVariable,
@@ -25,10 +26,18 @@ const OUT = 'direction="outbound", source="$service"';
 
 export function serviceDashboard(): DashboardBuilder {
   const traces = traceLink('Traces of $service', '${service}');
-  const failed = traceLink('Failed traces of $service (${__field.labels.reason})', '${service}', { 'meshlet.error.reason': '${__field.labels.reason}' });
-  const callee = traceLink('Traces of ${__field.labels.destination}', '${__field.labels.destination}');
-  const calleeFailed = traceLink('Failed traces of ${__field.labels.destination} (${__field.labels.reason})', '${__field.labels.destination}', {
-    'meshlet.error.reason': '${__field.labels.reason}',
+  const failed = traceLink('Failed traces of $service (${__field.labels.reason})', '${service}', { [ATTR.errorReason]: '${__field.labels.reason}' });
+  // Calls $service makes are recorded on its own CLIENT spans, with the callee as peer service.
+  const callee = traceLink('Traces $service → ${__field.labels.destination}', '${service}', { [ATTR.peerService]: '${__field.labels.destination}' });
+  const calleeFailed = traceLink('Failed traces $service → ${__field.labels.destination} (${__field.labels.reason})', '${service}', {
+    [ATTR.peerService]: '${__field.labels.destination}',
+    [ATTR.errorReason]: '${__field.labels.reason}',
+  });
+  const callers = traceLink('Traces ${__field.labels.source} → $service', '${__field.labels.source}', { [ATTR.peerService]: '${service}' });
+  // Retries toward $service are made (and recorded) by the callers' sidecars.
+  const retried = traceLink('Retried traces ${__field.labels.service} → $service (${__field.labels.reason})', '${__field.labels.service}', {
+    [ATTR.peerService]: '${service}',
+    [ATTR.errorReason]: '${__field.labels.reason}',
   });
 
   return new DashboardBuilder('meshlet / Service')
@@ -48,7 +57,7 @@ export function serviceDashboard(): DashboardBuilder {
       stat('Failed', 'Share of the requests $service served that failed.', 'percentunit')
         .thresholds(thresholds(0.01, 0.05))
         .dataLinks([traces])
-        .withTarget(query(`sum(rate(meshlet_requests_total{${IN}, reason!=""}[$__rate_interval])) / sum(rate(meshlet_requests_total{${IN}}[$__rate_interval]))`, 'failed')),
+        .withTarget(query(errorRatio(IN, ''), 'failed')),
     )
     .withPanel(stat('p99 latency', '99th percentile of the time $service took.', 's').thresholds(thresholds(0.25, 1)).dataLinks([traces]).withTarget(query(latency(0.99, IN, ''), 'p99')))
     .withPanel(stat('In flight', 'Requests being handled by $service\'s sidecars now (inbound and outbound).', 'short').withTarget(query('sum(meshlet_requests_in_flight{service="$service"})', 'in flight')))
@@ -69,13 +78,13 @@ export function serviceDashboard(): DashboardBuilder {
         .dataLinks([failed])
         .withTarget(query(rate(`${IN}, reason!=""`, 'reason'), '{{reason}}')),
     )
-    .withPanel(timeseries('Callers', 'Requests per second $service received from each caller.', 'reqps').dataLinks([traces]).withTarget(query(rate(IN, 'source'), '{{source}}')))
+    .withPanel(timeseries('Callers', 'Requests per second $service received from each caller.', 'reqps').dataLinks([callers]).withTarget(query(rate(IN, 'source'), '{{source}}')))
     .withPanel(
-      table('Routes', 'Each route of $service: requests per second, error ratio, p99 latency.')
+      table('Routes', 'Each route of $service over the time range: requests per second, error ratio, p99 latency.')
         .dataLinks([traces])
-        .withTarget(tableQuery(rate(IN, 'route'), 'A'))
-        .withTarget(tableQuery(errorRatio(IN, 'route'), 'B'))
-        .withTarget(tableQuery(latency(0.99, IN, 'route'), 'C'))
+        .withTarget(tableQuery(rate(IN, 'route', '$__range'), 'A'))
+        .withTarget(tableQuery(errorRatio(IN, 'route', '$__range'), 'B'))
+        .withTarget(tableQuery(latency(0.99, IN, 'route', '$__range'), 'C'))
         .transformations(joinTables({ route: 'Route', 'Value #A': 'Requests/s', 'Value #B': 'Error ratio', 'Value #C': 'p99 (s)' })),
     )
 
@@ -97,8 +106,8 @@ export function serviceDashboard(): DashboardBuilder {
     .withRow(new RowBuilder('Resilience toward $service'))
     .withPanel(
       timeseries('Retries to $service', 'Retries callers made to $service per second, by the failure retried.', 'reqps')
-        .dataLinks([failed])
-        .withTarget(query('sum by (reason) (rate(meshlet_retries_total{destination="$service"}[$__rate_interval]))', '{{reason}}')),
+        .dataLinks([retried])
+        .withTarget(query('sum by (service, reason) (rate(meshlet_retries_total{destination="$service"}[$__rate_interval]))', '{{service}}: {{reason}}')),
     )
     .withPanel(
       timeseries('Retry budget toward $service', 'Budget used by each caller\'s sidecar (1 = exhausted), and retries it refused.', 'short')
