@@ -229,6 +229,25 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
     for (const service of Object.keys(record.vips)) if (spec.services[service] === undefined) delete record.vips[service];
   };
 
+  /** Run-time overrides of services, versions and faults the spec no longer has are dropped. */
+  const pruneOverrides = () => {
+    for (const [service, weights] of Object.entries(record.traffic)) {
+      const versions = Object.keys(spec.services[service]?.versions ?? {});
+      const kept = Object.fromEntries(Object.entries(weights).filter(([v]) => versions.includes(v)));
+      if (Object.keys(kept).length === 0 || Object.values(kept).every((w) => w === 0)) delete record.traffic[service];
+      else record.traffic[service] = kept;
+    }
+    for (const [service, switches] of Object.entries(record.faults)) {
+      const keys = (spec.services[service]?.faults ?? []).map((f, i) => faultKey(f, i));
+      record.faults[service] = Object.fromEntries(Object.entries(switches).filter(([k]) => keys.includes(k)));
+    }
+    for (const [service, o] of Object.entries(record.replicas)) {
+      const svc = spec.services[service];
+      if (svc === undefined) delete record.replicas[service];
+      else if (o.versions !== undefined) o.versions = Object.fromEntries(Object.entries(o.versions).filter(([v]) => svc.versions?.[v] !== undefined));
+    }
+  };
+
   // ---- environment of a pod's programs ----------------------------------------------------------
   const appEnv = (pod: DesiredPod, ip: string): Record<string, string> => {
     const url = collectorUrl();
@@ -639,6 +658,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
       const publishesBefore = JSON.stringify(Object.values(spec.services).map((s) => s.publish));
       spec = next.spec;
       record.specText = next.specText;
+      pruneOverrides();
       allocateVips();
       await persist();
       // New services need their names in every pod's hosts file: rewrite in place (the containers

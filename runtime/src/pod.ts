@@ -86,7 +86,7 @@ export interface PodStatus {
   detail: string;
 }
 
-const SIDECAR_READY_TIMEOUT_MS = 30_000; // 30 s: a cold Node start on a loaded 2-core machine takes ~1 s
+const SIDECAR_READY_TIMEOUT_MS = 120_000; // 2 min: a Node start takes ~1 s, but a loaded 2-core machine can stretch that to half a minute
 const SIDECAR_DRAIN_WAIT_MS = 12_000; // the sidecar's own drain limit is 10 s
 
 export interface Pod {
@@ -210,7 +210,11 @@ export function createPod(d: PodDeps): Pod {
       if (r.ok) break;
       const exited = await Promise.race([mine.exited, sleep(40).then(() => undefined)]);
       if (exited !== undefined) throw new Error(`sidecar exited (code ${exited.code ?? exited.signal}) before it was ready; see \`meshlet logs ${d.pod.name} -c sidecar\``);
-      if (now() > deadline) throw new Error(`sidecar not ready within ${SIDECAR_READY_TIMEOUT_MS / 1000} s: ${r.detail}`);
+      if (now() > deadline) {
+        sidecar = undefined;
+        await mine.stop(0);
+        throw new Error(`sidecar not ready within ${SIDECAR_READY_TIMEOUT_MS / 1000} s: ${r.detail}`);
+      }
     }
     sidecarReady = true;
   };

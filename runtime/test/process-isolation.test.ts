@@ -3,7 +3,7 @@
 // forwarder. Run here as an unprivileged user (nobody) to prove that no root is needed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chown, writeFile } from 'node:fs/promises';
+import { chown, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MeshStatus } from '../src/mesh.ts';
 import { meshNames } from '../src/names.ts';
@@ -46,6 +46,13 @@ services:
     port: 9090
     replicas: 2
     health: { http: /healthz, interval: 1s }
+    faults:
+      - { name: boom, enabled: false, abort: { status: 503 } }
+  catalog:
+    command: ["node", "app.js"]
+    port: 7070
+    versions: { blue: {}, green: {} }
+    traffic: { blue: 100, green: 0 }
 `,
   );
   if (uid !== undefined) for (const d of [stateDir, appDir, home, join(appDir, 'app.js'), join(appDir, 'mesh.yaml')]) await chown(d, uid, uid);
@@ -67,11 +74,17 @@ services:
   assert.deepEqual(status.pods.map((p) => [p.name, p.ready, p.ip.startsWith(loopback)]), [
     ['back-1', true, true],
     ['back-2', true, true],
+    ['catalog-blue-1', true, true],
+    ['catalog-green-1', true, true],
     ['web-1', true, true],
   ]);
-  assert.equal(new Set(status.pods.map((p) => p.ip)).size, 3);
+  assert.equal(new Set(status.pods.map((p) => p.ip)).size, 5);
 
   const web = status.pods.find((p) => p.name === 'web-1')?.ip as string;
+  const call = async (target: string) => {
+    const r = await fetch(`http://${web}:15006/call?url=${encodeURIComponent(target)}`);
+    return (await r.json()) as { status: number; headers: Record<string, string>; body: string };
+  };
   // The web app calls `back` by name through HTTP_PROXY; both replicas answer, through sidecars.
   const seen = new Set<string>();
   for (let i = 0; i < 12; i++) {
@@ -91,11 +104,35 @@ services:
   assert.equal(echo.pod, 'web-1');
   assert.ok(echo.headers['x-request-id'], 'published traffic goes through the sidecar');
 
+  // Traffic weights and fault switches change at run time, through the config API's watch stream.
+  const versions = async () => new Set(await Promise.all(Array.from({ length: 8 }, async () => (JSON.parse((await call('http://catalog:7070/')).body) as { pod: string }).pod)));
+  assert.deepEqual([...(await versions())], ['catalog-blue-1']);
+  assert.equal((await run(['traffic', 'catalog', 'blue=0', 'green=100'])).code, 0);
+  await waitFor('catalog traffic on green', async () => ((await versions()).has('catalog-blue-1') ? undefined : true), 5000, 100);
+  assert.equal((await run(['fault', 'back', 'boom', 'on'])).code, 0);
+  const faulted = await waitFor('the fault on back', async () => {
+    const r = await call('http://back:9090/');
+    return r.status === 503 ? r : undefined;
+  }, 5000, 100);
+  assert.equal(faulted.headers['x-meshlet-error'], 'fault_injected');
+  assert.equal((await run(['fault', 'back', 'boom', 'off'])).code, 0);
+  await waitFor('the fault off again', async () => ((await call('http://back:9090/')).status === 200 ? true : undefined), 5000, 100);
+  const unknownFault = await run(['fault', 'back', 'nope', 'on']);
+  assert.equal(unknownFault.code, 1);
+  assert.match(unknownFault.stderr, /service back has no fault "nope" \(faults: boom\)/);
+
+  // `up` again with a changed spec applies the difference: one catalog version fewer, one service more.
+  await writeFile(join(appDir, 'mesh.yaml'), (await readFile(join(appDir, 'mesh.yaml'), 'utf8')).replace('versions: { blue: {}, green: {} }', 'versions: { green: {} }').replace('traffic: { blue: 100, green: 0 }', 'traffic: { green: 100 }') + '  extra:\n    command: ["node", "app.js"]\n    port: 6060\n');
+  const again = await run(['up', '-d', '--isolation=process', '-f', 'mesh.yaml']);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual((await ps()).pods.map((p) => p.name), ['back-1', 'back-2', 'catalog-green-1', 'extra-1', 'web-1']);
+  assert.equal((await call('http://extra:6060/')).status, 200);
+
   assert.equal((await run(['scale', 'back=3'])).code, 0);
   await waitFor('three ready back pods', async () => ((await ps()).pods.filter((p) => p.service === 'back' && p.ready).length === 3 ? true : undefined), 60_000);
 
   const owner = meshNames(stateDir, mesh).owner;
-  assert.ok((await processesWithEnv(OWNER_ENV, owner)).length >= 8);
+  assert.ok((await processesWithEnv(OWNER_ENV, owner)).length >= 12);
   const down = await run(['down']);
   assert.equal(down.code, 0, down.stderr);
   assert.deepEqual(await processesWithEnv(OWNER_ENV, owner), []);
