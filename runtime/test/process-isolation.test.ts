@@ -168,3 +168,31 @@ test('`up` in the foreground: returns a one-shot mesh\'s exit code, and Ctrl-C t
   assert.equal(await exited, 0, stderr);
   assert.deepEqual(await processesWithEnv(OWNER_ENV, owner), []);
 });
+
+test('after kill -9 of the daemon, the next `up` first removes what the dead one left', { timeout: 120_000 }, async (t) => {
+  const net = uniqueNetwork();
+  const mesh = `pk${net.id}`;
+  const stateDir = await tempDir('meshlet-state-');
+  const appDir = await tempDir('meshlet-app-');
+  t.after(async () => {
+    await meshlet(['down'], { stateDir });
+    for (const d of [stateDir, appDir]) await rm(d, { recursive: true, force: true });
+  });
+  await writeApp(appDir);
+  await writeFile(join(appDir, 'mesh.yaml'), `name: ${mesh}\nnetwork: { subnet: ${net.subnet} }\ntelemetry: { collector: none }\nservices:\n  web: { command: ["node", "app.js"], port: 8080, replicas: 2 }\n`);
+  const up = () => meshlet(['up', '-d', '--isolation=process', '-f', 'mesh.yaml'], { stateDir, cwd: appDir });
+  assert.equal((await up()).code, 0);
+  const owner = meshNames(stateDir, mesh).owner;
+  const first = await processesWithEnv(OWNER_ENV, owner);
+  assert.equal(first.length, 4);
+  const { readFile: read } = await import('node:fs/promises');
+  process.kill(Number(await read(join(stateDir, 'daemon.pid'), 'utf8')), 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual((await processesWithEnv(OWNER_ENV, owner)).sort(), first.sort(), 'orphans survive the daemon');
+  const again = await up();
+  assert.equal(again.code, 0, again.stderr);
+  const second = await processesWithEnv(OWNER_ENV, owner);
+  assert.equal(second.length, 4);
+  assert.deepEqual(second.filter((pid) => first.includes(pid)), [], 'none of the old processes is left');
+  assert.match(await read(join(stateDir, 'daemon.log'), 'utf8'), new RegExp(`removed leftovers of mesh ${mesh}`));
+});
