@@ -18,7 +18,7 @@ import {
 import type { Step } from './actions.ts';
 import { applyPlan, createJournal, teardown, type Journal } from './apply.ts';
 import type { Cgroups } from './cgroups.ts';
-import { hostAddress, loopbackTwin, parseCidr } from './cidr.ts';
+import { cidrContains, hostAddress, loopbackTwin, parseCidr } from './cidr.ts';
 import { buildSidecarConfig, faultKey, type PodView } from './config-builder.ts';
 import { createConfigServer, type ConfigServer } from './config-server.ts';
 import { ERROR_CODES, RuntimeError } from './errors.ts';
@@ -530,6 +530,17 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
       const [uiHost, uiPort] = spec.telemetry.ui.split(':') as [string, string];
       const p = await checkPortFree(uiHost, Number(uiPort), 'telemetry.ui (collector)');
       if (p !== undefined) problems.push(p);
+    }
+    const url = collectorUrl();
+    if (isolation === 'netns' && url !== null && spec.telemetry.collector !== 'auto') {
+      // Pods have routes to the pod subnet and the VIP range only (and a default route with egress: nat).
+      const host = new URL(url).hostname;
+      const reachable = /^\d+\.\d+\.\d+\.\d+$/.test(host) ? cidrContains(layout.cidr, host) || (network.egress === 'nat' && !host.startsWith('127.')) : network.egress === 'nat';
+      if (!reachable) {
+        problems.push(new RuntimeError(ERROR_CODES.spec, `telemetry.collector ${url} cannot be reached from pods: they have routes to ${network.subnet} only${network.egress === 'nat' ? ' and the host\'s default route (not its loopback)' : ''}`, {
+          hint: `use collector: auto, a collector on the bridge address (http://${network.bridgeIp}:4318), or network.egress: nat`,
+        }));
+      }
     }
     if (spec.mtls) problems.push(new RuntimeError(ERROR_CODES.unsupported, 'mtls: true is not supported by this runtime yet (it does not issue sidecar certificates)', { hint: 'remove mtls from the spec' }));
     if (problems.length > 0) {

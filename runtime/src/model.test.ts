@@ -69,3 +69,8 @@ test('hosts file maps every service to its VIP', () => {
   const text = hostsFile({ pod: 'gateway-1', podIp: '10.77.0.4', mesh: 'shop', vips: { gateway: '10.78.0.2', catalog: '10.78.0.1' } });
   assert.equal(text, '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n10.77.0.4\tgateway-1\n10.78.0.1\tcatalog catalog.shop\n10.78.0.2\tgateway gateway.shop\n');
 });
+
+test('two ways to the same pod name are refused', () => {
+  const s = spec('services:\n  catalog:\n    command: node c.js\n    versions: { blue: {} }\n  catalog-blue:\n    command: node b.js\n');
+  assert.throws(() => desiredPods(s, '/x'), (err: unknown) => err instanceof RuntimeError && err.code === ERROR_CODES.spec && err.message === 'pod name catalog-blue-1 is used by both version blue of catalog and service catalog-blue');
+});

@@ -86,6 +86,16 @@ export function desiredPods(spec: MeshSpec, specDir: string, overrides: ReplicaO
       for (let index = 1; index <= count; index++) pods.push({ name: podName(service, version, index), service, version, index, template });
     }
   }
+  // `catalog` version `blue` and a service `catalog-blue` would both name a pod `catalog-blue-1`.
+  const seen = new Map<string, DesiredPod>();
+  for (const pod of pods) {
+    const other = seen.get(pod.name);
+    if (other !== undefined) {
+      const what = (p: DesiredPod) => (p.version === undefined ? `service ${p.service}` : `version ${p.version} of ${p.service}`);
+      throw new RuntimeError(ERROR_CODES.spec, `pod name ${pod.name} is used by both ${what(other)} and ${what(pod)}`, { hint: 'rename the service or the version' });
+    }
+    seen.set(pod.name, pod);
+  }
   return pods;
 }
 
