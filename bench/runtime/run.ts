@@ -164,20 +164,20 @@ ${Array.from({ length: services }, (_, i) => `  svc${i}:\n    command: ["node", 
   const mesh: number[] = [];
   const down: number[] = [];
   const meshCollector: number[] = [];
+  const failures: string[] = [];
+  /** `up`, timed; a pod that fails is recorded (with `ps -o wide`) and the round does not count. */
+  const timedUp = async (file: string, into: number[]) => {
+    const up = await cli(['up', '-d', '-f', file]);
+    if (up.code === 0) into.push(up.ms);
+    else failures.push(`${file}: ${up.stderr.trim()}\n${(await cli(['ps', '-o', 'wide'])).stdout}`);
+    const d = await cli(['down']);
+    return d.ms;
+  };
   for (let r = 0; r < ROUNDS; r++) {
     apps.push(await baselineApps(PODS));
     sidecars.push((await baselineSidecars(PODS)).ms);
-    const up = await cli(['up', '-d', '-f', 'mesh.yaml']);
-    if (up.code !== 0) throw new Error(`meshlet up failed: ${up.stderr}`);
-    mesh.push(up.ms);
-    const d = await cli(['down']);
-    down.push(d.ms);
-    if (WITH_COLLECTOR) {
-      const upc = await cli(['up', '-d', '-f', 'mesh-collector.yaml']);
-      if (upc.code !== 0) throw new Error(`meshlet up failed: ${upc.stderr}`);
-      meshCollector.push(upc.ms);
-      await cli(['down']);
-    }
+    down.push(await timedUp('mesh.yaml', mesh));
+    if (WITH_COLLECTOR) await timedUp('mesh-collector.yaml', meshCollector);
     process.stderr.write(`round ${r + 1}: apps ${apps.at(-1)?.toFixed(0)} ms, sidecars ${sidecars.at(-1)?.toFixed(0)} ms, mesh up ${mesh.at(-1)?.toFixed(0)} ms, down ${down.at(-1)?.toFixed(0)} ms${WITH_COLLECTOR ? `, with collector ${meshCollector.at(-1)?.toFixed(0)} ms` : ''}\n`);
   }
 
@@ -204,6 +204,7 @@ ${Array.from({ length: services }, (_, i) => `  svc${i}:\n    command: ["node", 
     machine: { cpus: (await import('node:os')).availableParallelism(), loadAverage: (await import('node:os')).loadavg() },
     pods: PODS,
     rounds: ROUNDS,
+    failures,
     startMs: { appsAlone: apps, sidecarsAlone: sidecars, meshUp: mesh, meshDown: down, ...(WITH_COLLECTOR ? { meshUpWithCollector: meshCollector } : {}) },
     median: { appsAlone: median(apps), sidecarsAlone: median(sidecars), meshUp: median(mesh), meshDown: median(down), ...(WITH_COLLECTOR ? { meshUpWithCollector: median(meshCollector) } : {}) },
     idle: { seconds: IDLE_SECONDS, rows: idle, podSidecarMedianRssMb: median(podIdle.map((x) => x.rssMb)), podSidecarMedianCpuPercent: median(podIdle.map((x) => x.cpuPercentOfCore)) },

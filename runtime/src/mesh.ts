@@ -293,7 +293,9 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
           await joinCgroup('sidecar', proc);
           return proc;
         },
-        startApp: (onOutput, onOom) => startContainer({ root: runcRoot, host: env.host }, { id: pn.container, bundle: bundleDir(podDir(pod.name)), owner: names.owner, onOutput, onOom }),
+        // OOM kills are only possible under the pod's own limit; without one there is nothing to watch.
+        startApp: (onOutput, onOom) =>
+          startContainer({ root: runcRoot, host: env.host }, { id: pn.container, bundle: bundleDir(podDir(pod.name)), owner: names.owner, onOutput, ...(pod.template.resources?.memoryBytes === undefined ? {} : { onOom }) }),
         execCheck: (argv, timeoutMs) => execInContainer({ root: runcRoot, host: env.host }, pn.container, argv, timeoutMs),
         probeTarget: { host: ip, localAddress: network.probeIp },
         adminHost: ip,
@@ -419,27 +421,26 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
         },
         ...(env.statusIntervalMs === undefined ? {} : { statusIntervalMs: env.statusIntervalMs }),
         stopGraceMs: env.stopGraceMs ?? STOP_GRACE_MS,
+        beforeFirstApp: () => dependenciesReady(pod),
       });
       pods.set(pod.name, p);
       desired.set(pod.name, pod);
     }
     schedulePush();
-    // Start in dependency order: a service's pods wait for what it depends on.
-    for (const pod of toAdd) void startWhenDependenciesAllow(pod);
+    // Every pod's sidecar starts now; each app waits for what its service depends on (beforeFirstApp).
+    for (const pod of toAdd) void pods.get(pod.name)?.start();
   };
 
-  const startWhenDependenciesAllow = async (pod: DesiredPod) => {
-    const p = pods.get(pod.name);
-    if (p === undefined) return;
+  const dependenciesReady = async (pod: DesiredPod): Promise<boolean> => {
     const deps = spec.services[pod.service]?.dependsOn ?? {};
     for (const [dep, condition] of Object.entries(deps)) {
       const ok = await waitForService(dep, condition, 300_000); // 5 min
       if (!ok) {
-        emitEvent({ pod: pod.name, kind: 'event', name: 'meshlet.pod.waiting', message: `gave up waiting for ${dep} to be ${condition}` });
-        return;
+        if (!closing) emitEvent({ pod: pod.name, kind: 'event', name: 'meshlet.pod.waiting', message: `gave up waiting for ${dep} to be ${condition}` });
+        return false;
       }
     }
-    if (!closing && pods.get(pod.name) === p) await p.start();
+    return !closing;
   };
 
   const waitForService = async (service: string, condition: 'started' | 'healthy', timeoutMs: number): Promise<boolean> => {

@@ -55,6 +55,11 @@ export interface PodDeps {
   onEvent(event: PodEvent): void;
   /** Records a started process in the journal so a crash of the daemon cannot leak it. */
   track(kind: 'sidecar' | 'app', proc: Running | undefined): Promise<void>;
+  /**
+   * Awaited between the sidecar's /ready and the first start of the app (`depends_on`): sidecars of
+   * every pod start at once, apps in dependency order. False leaves the app unstarted.
+   */
+  beforeFirstApp?: () => Promise<boolean>;
   /** Status snapshot every this many ms (default 5 s). */
   statusIntervalMs?: number;
   /** Stop grace before SIGKILL (default 5 s). */
@@ -522,6 +527,15 @@ export function createPod(d: PodDeps): Pod {
           setState('failed', (err as Error).message);
           emit(INFRA_EVENTS.exited, {}, `pod failed: ${(err as Error).message}`, SEVERITY.error);
           return;
+        }
+        if (!everStarted && d.beforeFirstApp !== undefined) {
+          setState('starting', 'waiting for dependencies');
+          const ready = await d.beforeFirstApp();
+          if (closed || !wanted) return;
+          if (!ready) {
+            setState('failed', 'what its service depends on did not become ready');
+            return;
+          }
         }
         await startApp();
       });

@@ -4,6 +4,8 @@
 // process group (Ctrl-C at the terminal reaches only the daemon, which stops pods in order) and carry
 // the mesh's owner marker in their environment.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host } from './host.ts';
 import { lineSplitter } from './log-store.ts';
@@ -98,10 +100,15 @@ export interface RuncOptions {
  * Runs an app container in the foreground of a `runc run` (so the daemon gets its output through
  * pipes and its exit status as runc's). The container's host pid comes from `runc state`.
  */
-export async function startContainer(runc: RuncOptions, o: { id: string; bundle: string; owner: string; onOutput: OutputHandler; onOom?: () => void }): Promise<Running> {
+export async function startContainer(
+  runc: RuncOptions,
+  o: { id: string; bundle: string; owner: string; onOutput: OutputHandler; /** Watch for OOM kills (the app has a memory limit). */ onOom?: () => void },
+): Promise<Running> {
   // A container left over from a previous run of this pod (crash, kill -9) would make `run` fail.
   await runc.host.exec(['runc', '--root', runc.root, 'delete', '--force', o.id]).catch(() => {});
-  const child = spawnProgram(['runc', '--root', runc.root, 'run', '--bundle', o.bundle, o.id], {
+  const pidFile = join(o.bundle, 'app.pid');
+  await rm(pidFile, { force: true });
+  const child = spawnProgram(['runc', '--root', runc.root, 'run', '--pid-file', pidFile, '--bundle', o.bundle, o.id], {
     env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', [OWNER_ENV]: o.owner },
     onOutput: o.onOutput,
   });
@@ -110,22 +117,21 @@ export async function startContainer(runc: RuncOptions, o: { id: string; bundle:
     if (exit.code !== null && exit.code > 128 && exit.code < 160) return { code: exit.code, signal: signalName(exit.code - 128) };
     return exit;
   });
+  // runc writes the container's pid once it has created it; reading a file is far cheaper than
+  // polling `runc state` (a Go program start each time) while ten pods start at once.
   let pid: number | undefined;
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000;
   while (pid === undefined) {
-    const done = await Promise.race([exited, sleep(15).then(() => undefined)]);
+    const done = await Promise.race([exited, sleep(10).then(() => undefined)]);
     if (done !== undefined) {
       // It ended before we saw it run (a crash at start, a bad command): report through `exited`.
       return { pid: child.pid ?? 0, startTicks: undefined, exited, stop: () => exited, signal: () => {} };
     }
-    const state = await runc.host.exec(['runc', '--root', runc.root, 'state', o.id]).catch(() => undefined);
-    if (state !== undefined) {
-      const parsed = JSON.parse(state.stdout) as { pid?: number; status?: string };
-      if (parsed.status === 'running' && typeof parsed.pid === 'number' && parsed.pid > 0) pid = parsed.pid;
-    }
-    if (Date.now() > deadline) {
+    const text = await readFile(pidFile, 'utf8').catch(() => '');
+    if (/^\d+$/.test(text.trim()) && Number(text) > 0) pid = Number(text);
+    if (pid === undefined && Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`container ${o.id} did not start within 10 s`);
+      throw new Error(`container ${o.id} did not start within 60 s`);
     }
   }
   const appPid = pid;
@@ -135,6 +141,16 @@ export async function startContainer(runc: RuncOptions, o: { id: string; bundle:
   // memory.events on v2). On v1 the kernel counts a kill in the victim's own cgroup, which runc
   // removes with the container, so reading counters after the exit would miss it.
   let ooms = 0;
+  if (o.onOom === undefined) {
+    return {
+      pid: appPid,
+      startTicks: ticks,
+      exited,
+      stop: (graceMs) => stopWith(exited, () => void kill('TERM'), () => void kill('KILL'), graceMs),
+      signal: (signal) => void kill(signal.replace(/^SIG/, '')),
+    };
+  }
+  const onOom = o.onOom;
   const events = spawnProgram(['runc', '--root', runc.root, 'events', '--interval', '3600s', o.id], {
     env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', [OWNER_ENV]: o.owner },
     onOutput: (stream, line) => {
@@ -142,7 +158,7 @@ export async function startContainer(runc: RuncOptions, o: { id: string; bundle:
       try {
         if ((JSON.parse(line) as { type?: string }).type === 'oom') {
           ooms++;
-          o.onOom?.();
+          onOom();
         }
       } catch {
         // a stats line cut short
