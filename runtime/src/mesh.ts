@@ -298,7 +298,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
           startContainer({ root: runcRoot, host: env.host }, { id: pn.container, bundle: bundleDir(podDir(pod.name)), owner: names.owner, onOutput, ...(pod.template.resources?.memoryBytes === undefined ? {} : { onOom }) }),
         execCheck: (argv, timeoutMs) => execInContainer({ root: runcRoot, host: env.host }, pn.container, argv, timeoutMs),
         probeTarget: { host: ip, localAddress: network.probeIp },
-        adminHost: ip,
+        admin: { host: ip, port: SIDECAR_ADMIN_PORT },
       };
     }
     return {
@@ -314,7 +314,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
       },
       execCheck: (argv, timeoutMs) => runCommand(argv, { env: appEnv(pod, ip), cwd: pod.template.workingDir, timeoutMs }),
       probeTarget: { host: ip },
-      adminHost: ip,
+      admin: { host: ip, port: SIDECAR_ADMIN_PORT },
     };
   };
 
@@ -406,6 +406,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
         pod,
         ip,
         names: isolation === 'netns' || env.cgroups !== undefined ? pn : undefined,
+        hasNetns: isolation === 'netns',
         launcher: launcher(pod, ip, pn),
         cgroups: env.cgroups,
         telemetry: tel ?? { event() {}, output() {}, close: () => Promise.resolve() },

@@ -9,7 +9,7 @@
 //                  │           │ app exits, policy says stop
 //                  ▼           ▼
 //               failed ◄── exited / failed (sidecar drained, exit code kept)      stop ─► stopped
-import { INFRA_EVENTS, POD_ATTR, SEVERITY, SIDECAR_ADMIN_PORT, type HealthStatus, type PodState } from '@meshlet/wire';
+import { INFRA_EVENTS, POD_ATTR, SEVERITY, type HealthStatus, type PodState } from '@meshlet/wire';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupStats, Cgroups } from './cgroups.ts';
 import { httpProbe, initialHealth, nextHealth, tcpProbe, type HealthState, type ProbeResult } from './health.ts';
@@ -29,8 +29,8 @@ export interface PodLauncher {
   execCheck(argv: readonly string[], timeoutMs: number): Promise<{ code: number; output: string }>;
   /** Where the app port is probed from: host, and the local address to use (netns: the prober address). */
   probeTarget: { host: string; localAddress?: string };
-  /** Where the sidecar's admin listener is reached from the daemon. */
-  adminHost: string;
+  /** Where the sidecar's admin listener is reached from the daemon (port 15000 in pods). */
+  admin: { host: string; port: number };
 }
 
 /** A pod event for the daemon's event stream (and `up`'s output). */
@@ -45,7 +45,10 @@ export interface PodDeps {
   mesh: string;
   pod: DesiredPod;
   ip: string;
+  /** The pod's names: its cgroup (when cgroups are used), and netns and veth (with netns isolation). */
   names: PodNames | undefined;
+  /** False with process isolation: there is no netns or veth to report. */
+  hasNetns: boolean;
   launcher: PodLauncher;
   cgroups: Cgroups | undefined;
   telemetry: PodTelemetry;
@@ -151,8 +154,8 @@ export function createPod(d: PodDeps): Pod {
 
   const appCgroup = d.names === undefined ? undefined : `${d.names.cgroup}/app`;
   const base = (): EventAttributes => ({
-    [POD_ATTR.netns]: d.names?.netns,
-    [POD_ATTR.veth]: d.names?.veth,
+    [POD_ATTR.netns]: d.hasNetns ? d.names?.netns : undefined,
+    [POD_ATTR.veth]: d.hasNetns ? d.names?.veth : undefined,
     [POD_ATTR.restarts]: restarts,
   });
 
@@ -210,8 +213,8 @@ export function createPod(d: PodDeps): Pod {
     void proc.exited.then((exit) => onSidecarExit(mine, exit));
     const deadline = now() + SIDECAR_READY_TIMEOUT_MS;
     for (;;) {
-      if (sidecar !== mine) return;
-      const r = await httpProbe({ host: d.launcher.adminHost, port: SIDECAR_ADMIN_PORT, path: '/ready', timeoutMs: 1000 });
+      if (sidecar !== mine) throw new Error('the sidecar was stopped before it was ready');
+      const r = await httpProbe({ host: d.launcher.admin.host, port: d.launcher.admin.port, path: '/ready', timeoutMs: 1000 });
       if (r.ok) break;
       const exited = await Promise.race([mine.exited, sleep(40).then(() => undefined)]);
       if (exited !== undefined) throw new Error(`sidecar exited (code ${exited.code ?? exited.signal}) before it was ready; see \`meshlet logs ${d.pod.name} -c sidecar\``);
@@ -226,10 +229,12 @@ export function createPod(d: PodDeps): Pod {
 
   const onSidecarExit = (proc: Running, exit: Exit) => {
     if (sidecar !== proc) return;
+    const wasReady = sidecarReady;
     sidecar = undefined;
     sidecarReady = false;
     changed();
-    if (!wanted || closed || state === 'exited' || state === 'failed' || state === 'stopped') return;
+    // Before it was ready, the start-up path reports the failure; after, a crash is repaired here.
+    if (!wasReady || !wanted || closed || state === 'exited' || state === 'failed' || state === 'stopped') return;
     // The pod cannot serve without its sidecar: start a new one (the app keeps running).
     emit(INFRA_EVENTS.restarted, { [POD_ATTR.restartReason]: 'exit', [POD_ATTR.exitCode]: exit.code ?? undefined, container: 'sidecar' }, `sidecar exited (${exit.code ?? exit.signal}); restarting it`, SEVERITY.warn);
     transition = transition.then(async () => {
@@ -249,7 +254,7 @@ export function createPod(d: PodDeps): Pod {
     changed();
     // POST /shutdown drains (finish in-flight requests) and exits; SIGTERM does the same if the admin
     // listener does not answer.
-    const posted = await postShutdown(d.launcher.adminHost);
+    const posted = await postShutdown(d.launcher.admin);
     if (!posted) proc.signal('SIGTERM');
     const done = await Promise.race([proc.exited, sleep(SIDECAR_DRAIN_WAIT_MS).then(() => undefined)]);
     if (done === undefined) await proc.stop(0);
@@ -274,8 +279,10 @@ export function createPod(d: PodDeps): Pod {
         () => void reportOom(),
       );
     } catch (err) {
-      setState('failed', (err as Error).message);
+      exitCode = 127;
       emit(INFRA_EVENTS.exited, { [POD_ATTR.exitCode]: 127 }, `app failed to start: ${(err as Error).message}`, SEVERITY.error);
+      await drainSidecar();
+      setState('failed', (err as Error).message);
       return;
     }
     app = proc;
@@ -509,8 +516,8 @@ export function createPod(d: PodDeps): Pod {
       startedAtMs,
       sidecarPid: sidecar?.pid,
       appPid: app?.pid,
-      netns: d.names?.netns,
-      veth: d.names?.veth,
+      netns: d.hasNetns ? d.names?.netns : undefined,
+      veth: d.hasNetns ? d.names?.veth : undefined,
       cgroup: d.names?.cgroup,
       oomKills,
       detail,
@@ -582,10 +589,10 @@ export function createPod(d: PodDeps): Pod {
   };
 }
 
-async function postShutdown(host: string): Promise<boolean> {
+async function postShutdown(admin: { host: string; port: number }): Promise<boolean> {
   const { request } = await import('node:http');
   return new Promise((resolve) => {
-    const req = request({ host, port: SIDECAR_ADMIN_PORT, path: '/shutdown', method: 'POST', timeout: 1000, agent: false }, (res) => {
+    const req = request({ host: admin.host, port: admin.port, path: '/shutdown', method: 'POST', timeout: 1000, agent: false }, (res) => {
       res.resume();
       resolve((res.statusCode ?? 500) < 300);
     });

@@ -5,6 +5,7 @@
 // the mesh's owner marker in their environment.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Host } from './host.ts';
@@ -32,10 +33,12 @@ export interface Running {
 
 export type OutputHandler = (stream: 'stdout' | 'stderr', line: string) => void;
 
+/** A process killed by signal N reports exit code 128+N, as shells and Docker do. */
 function exitOf(child: ChildProcess): Promise<Exit> {
+  const exit = (code: number | null, signal: NodeJS.Signals | null): Exit => ({ code: code ?? (signal === null ? null : 128 + (constants.signals[signal] ?? 0)), signal });
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
-    else child.once('exit', (code, signal) => resolve({ code, signal }));
+    if (child.exitCode !== null || child.signalCode !== null) resolve(exit(child.exitCode, child.signalCode));
+    else child.once('exit', (code, signal) => resolve(exit(code, signal)));
     child.once('error', () => resolve({ code: 127, signal: null }));
   });
 }
