@@ -64,6 +64,7 @@ function program(): Command {
 }
 
 async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('meshlet inject: reading manifests from stdin (end with Ctrl-D; or give files: meshlet inject -f FILE)\n');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
