@@ -1,5 +1,6 @@
 // Parsing of the CLI's positional arguments (`scale svc=N`, `traffic svc blue=10`, `--since 10m`). Pure.
-import { parseDurationMs } from '@meshlet/wire';
+// The light entry points of wire: the CLI starts without loading zod and the spec schemas.
+import { parseDurationMs } from '@meshlet/wire/quantities';
 import { ERROR_CODES, RuntimeError } from './errors.ts';
 
 /** `orders=3` or `catalog/green=2` → scale requests. */

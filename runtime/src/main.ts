@@ -8,8 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import pino from 'pino';
-import { envName, formatSpecProblems, parseMeshSpec, RUNTIME_CONTROL_SOCKET, RUNTIME_STATE_DIR, type MeshSpec } from '@meshlet/wire';
+// Only the constants here: the spec schemas (zod) load for the verbs that read a spec.
+import { envName, RUNTIME_CONTROL_SOCKET, RUNTIME_STATE_DIR } from '@meshlet/wire/ports';
+import type { MeshSpec } from '@meshlet/wire';
 import { detectCgroups, type Cgroups } from './cgroups.ts';
 import { parseScaleArgs, parseSince, parseSwitch, parseTimeout, parseWeights } from './cli-args.ts';
 import { createControlClient, socketAlive, type ControlClient } from './control-client.ts';
@@ -71,6 +72,7 @@ async function readSpec(file: string): Promise<{ spec: MeshSpec; text: string }>
   } catch (e) {
     throw new RuntimeError(ERROR_CODES.spec, `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: 'pass the spec with -f FILE' });
   }
+  const { formatSpecProblems, parseMeshSpec } = await import('@meshlet/wire');
   const parsed = parseMeshSpec(text);
   if (!parsed.ok) {
     throw new RuntimeError(ERROR_CODES.spec, `${basename(file)} has ${parsed.problems.length} problem${parsed.problems.length === 1 ? '' : 's'}:`, { details: formatSpecProblems(parsed.problems, basename(file)).split('\n') });
@@ -139,7 +141,8 @@ async function canNetns(): Promise<boolean> {
   return isRoot() && (await missingTools()).length === 0;
 }
 
-function pinoLog(): MeshEnv['log'] {
+async function pinoLog(): Promise<MeshEnv['log']> {
+  const { default: pino } = await import('pino');
   const logger = pino({ base: { component: 'runtime' }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 2, sync: true }));
   return (level, message, fields = {}) => logger[level](fields, message);
 }
@@ -311,7 +314,7 @@ async function up(g: Globals, f: UpFlags): Promise<void> {
 
 async function daemonVerb(g: Globals, f: { exitWhenIdle?: boolean }): Promise<void> {
   ensureSbinOnPath();
-  const log = pinoLog();
+  const log = await pinoLog();
   const env = await meshEnv(log);
   const { startDaemon } = await import('./daemon.ts');
   const daemon = await startDaemon({ stateRoot: g.stateRoot, socketPath: g.socketPath, env: { ...env, stateRoot: g.stateRoot }, exitWhenIdle: f.exitWhenIdle === true, canNetns: await canNetns() });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { parseMeshSpec } from '@meshlet/wire';
 import type { LogWriter } from './log-store.ts';
 import { desiredPods } from './model.ts';
-import { createPod, type PodDeps, type PodEvent } from './pod.ts';
+import { createPod, type PodDeps, type PodEvent, type PodLauncher } from './pod.ts';
 import type { Exit, Running } from './processes.ts';
 
 /** A program the test ends at will. */
@@ -61,7 +61,7 @@ async function servers(t: { after(fn: () => void): void }) {
   return { adminPort, appPort, health, shutdowns, setOnShutdown: (fn: () => void) => (onShutdown = fn) };
 }
 
-async function setup(t: { after(fn: () => void): void }, serviceYaml: (appPort: number) => string, extra: Partial<PodDeps> = {}) {
+async function setup(t: { after(fn: () => void): void }, serviceYaml: (appPort: number) => string, extra: Partial<PodDeps> = {}, launcher: Partial<PodLauncher> = {}) {
   const srv = await servers(t);
   const r = parseMeshSpec(`services:\n  web:\n${serviceYaml(srv.appPort)}`);
   if (!r.ok) throw new Error(JSON.stringify(r.problems));
@@ -93,6 +93,7 @@ async function setup(t: { after(fn: () => void): void }, serviceYaml: (appPort: 
       execCheck: () => Promise.resolve({ code: 0, output: '' }),
       probeTarget: { host: '127.0.0.1' },
       admin: { host: '127.0.0.1', port: srv.adminPort },
+      ...launcher,
     },
     cgroups: undefined,
     telemetry: { event() {}, output() {}, close: () => Promise.resolve() },
@@ -206,35 +207,15 @@ test('stop: app stopped, sidecar drained, state stopped; start brings both back'
 });
 
 test('a sidecar that exits before it is ready fails the pod; the app never starts', async (t) => {
-  const r = parseMeshSpec('services:\n  web:\n    command: node a.js\n');
-  if (!r.ok) throw new Error('spec');
-  const order: string[] = [];
-  const pod = createPod({
-    mesh: 'm',
-    pod: desiredPods(r.spec, '/srv')[0] as NonNullable<ReturnType<typeof desiredPods>[0]>,
-    ip: '127.0.0.1',
-    names: undefined,
-    hasNetns: false,
-    launcher: {
-      startSidecar: () => {
-        order.push('sidecar');
-        const p = fakeProcess(1);
-        p.end({ code: 1, signal: null });
-        return Promise.resolve(p);
-      },
-      startApp: () => (order.push('app'), Promise.resolve(fakeProcess(2))),
-      execCheck: () => Promise.resolve({ code: 0, output: '' }),
-      probeTarget: { host: '127.0.0.1' },
-      admin: { host: '127.0.0.1', port: 1 },
+  const { pod, order } = await setup(t, () => '    command: node a.js\n', {}, {
+    startSidecar: () => {
+      order.push('sidecar');
+      const p = fakeProcess(1);
+      p.end({ code: 1, signal: null });
+      return Promise.resolve(p);
     },
-    cgroups: undefined,
-    telemetry: { event() {}, output() {}, close: () => Promise.resolve() },
-    logs: { app: nullLog, sidecar: nullLog },
-    onChange() {},
-    onEvent() {},
-    track: () => Promise.resolve(),
+    admin: { host: '127.0.0.1', port: 1 },
   });
-  t.after(() => void pod.close());
   await pod.start();
   assert.equal(pod.status().state, 'failed');
   assert.match(pod.status().detail, /sidecar (exited|was stopped)/);

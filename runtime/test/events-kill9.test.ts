@@ -6,21 +6,15 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { INFRA_EVENTS, POD_ATTR, QUERY_API, RESOURCE, type LogsResponse, type MeshResponse } from '@meshlet/wire';
-import { cleanup, EMPTY_INVENTORY, freePort, inventory, meshlet, meshStatus, needsRoot, tempDir, uniqueNetwork, waitFor, writeApp } from './helpers.ts';
+import { EMPTY_INVENTORY, inventory, meshFixture, meshlet, meshStatus, needsRoot, waitFor } from './helpers.ts';
 
 test('OOM kill and job exit reach the collector; kill -9 of the daemon leaks nothing after down', { skip: needsRoot, timeout: 240_000 }, async (t) => {
-  const net = uniqueNetwork();
-  const mesh = `ev${net.id}`;
-  const stateDir = await tempDir('meshlet-state-');
-  const appDir = await tempDir('meshlet-app-');
-  t.after(() => cleanup(stateDir, [appDir]));
-  await writeApp(appDir);
-  const hostPort = await freePort();
+  const { net, mesh, stateDir, appDir, hostPort, network } = await meshFixture(t, 'ev');
   await writeFile(
     join(appDir, 'mesh.yaml'),
     `
 name: ${mesh}
-network: { bridge: ${net.bridge}, subnet: ${net.subnet}, vip_range: ${net.vipRange} }
+${network}
 telemetry: { collector: auto, ui: "127.0.0.1:0" }
 services:
   hog:

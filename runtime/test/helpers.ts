@@ -179,8 +179,8 @@ export async function inventory(o: { stateDir: string; mesh: string; bridge: str
 export const EMPTY_INVENTORY: Inventory = { netns: [], links: [], iptables: [], cgroups: [], mounts: [], processes: [], files: [] };
 
 /** Best-effort cleanup for `t.after`: take the meshes of a state root down, then remove the root. */
-export async function cleanup(stateDir: string, dirs: string[] = []): Promise<void> {
-  await meshlet(['down'], { stateDir, timeoutMs: 120_000 });
+export async function cleanup(stateDir: string, dirs: string[] = [], uid?: number): Promise<void> {
+  await meshlet(['down'], { stateDir, timeoutMs: 120_000, ...(uid === undefined ? {} : { uid }) });
   const pid = await readFile(join(stateDir, 'daemon.pid'), 'utf8').catch(() => '');
   if (/^\d+/.test(pid)) {
     try {
@@ -203,4 +203,31 @@ export const fetchScript = (url: string) =>
 /** A mesh's status straight from the daemon's socket (quicker than a `meshlet ps` process when polling). */
 export async function meshStatus(stateDir: string, mesh: string): Promise<MeshStatus> {
   return createControlClient(join(stateDir, 'meshlet.sock')).call<MeshStatus>('GET', `/v1/meshes/${mesh}`);
+}
+
+export interface MeshFixture {
+  net: ReturnType<typeof uniqueNetwork>;
+  mesh: string;
+  stateDir: string;
+  appDir: string;
+  hostPort: number;
+  /** The `network:` line of a spec: bridge, subnet and VIP range of this run. */
+  network: string;
+  /** `meshlet ...` in the app directory with this run's state root (and user). */
+  run: (args: string[], env?: Record<string, string>) => Promise<RunResult>;
+}
+
+/**
+ * What every mesh test starts with: a unique network and mesh name, a state root and an app
+ * directory with the test app, a free port to publish, and cleanup (down, daemon, directories)
+ * registered at once so it runs even when the test fails.
+ */
+export async function meshFixture(t: { after(fn: () => Promise<void>): void }, prefix: string, o: { uid?: number; env?: Record<string, string> } = {}): Promise<MeshFixture> {
+  const net = uniqueNetwork();
+  const stateDir = await tempDir('meshlet-state-');
+  const appDir = await tempDir('meshlet-app-');
+  t.after(() => cleanup(stateDir, [appDir], o.uid));
+  await writeApp(appDir);
+  const run = (args: string[], env: Record<string, string> = {}) => meshlet(args, { stateDir, cwd: appDir, ...(o.uid === undefined ? {} : { uid: o.uid }), env: { ...o.env, ...env } });
+  return { net, mesh: `${prefix}${net.id}`, stateDir, appDir, hostPort: await freePort(), network: `network: { bridge: ${net.bridge}, subnet: ${net.subnet}, vip_range: ${net.vipRange} }`, run };
 }

@@ -9,21 +9,15 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SidecarConfig } from '@meshlet/wire';
 import type { MeshStatus } from '../src/mesh.ts';
-import { cleanup, EMPTY_INVENTORY, freePort, inPod, meshStatus, inventory, meshlet, needsRoot, tempDir, uniqueNetwork, waitFor, writeApp } from './helpers.ts';
+import { EMPTY_INVENTORY, inPod, inventory, meshFixture, meshlet, meshStatus, needsRoot, waitFor } from './helpers.ts';
 
 test('pods on a bridge talk only through their sidecars; VIPs, publishing, config push, health restarts, clean down', { skip: needsRoot, timeout: 240_000 }, async (t) => {
-  const net = uniqueNetwork();
-  const mesh = `nt${net.id}`;
-  const stateDir = await tempDir('meshlet-state-');
-  const appDir = await tempDir('meshlet-app-');
-  t.after(() => cleanup(stateDir, [appDir]));
-  await writeApp(appDir);
-  const hostPort = await freePort();
+  const { net, mesh, stateDir, appDir, hostPort, network } = await meshFixture(t, 'nt');
   await writeFile(
     join(appDir, 'mesh.yaml'),
     `
 name: ${mesh}
-network: { bridge: ${net.bridge}, subnet: ${net.subnet}, vip_range: ${net.vipRange} }
+${network}
 telemetry: { collector: none }
 services:
   front:

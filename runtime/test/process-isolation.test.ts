@@ -9,26 +9,17 @@ import type { MeshStatus } from '../src/mesh.ts';
 import { meshNames } from '../src/names.ts';
 import { processesWithEnv } from '../src/procs.ts';
 import { OWNER_ENV } from '../src/names.ts';
-import { freePort, meshlet, tempDir, uniqueNetwork, waitFor, writeApp } from './helpers.ts';
+import { meshFixture, meshlet, tempDir, waitFor } from './helpers.ts';
 import { rm } from 'node:fs/promises';
 
 const NOBODY = 65534;
 const asNobody = process.getuid?.() === 0;
 
 test('a mesh of plain processes on loopback addresses, without root', { timeout: 180_000 }, async (t) => {
-  const net = uniqueNetwork();
-  const mesh = `pi${net.id}`;
-  const stateDir = await tempDir('meshlet-state-');
-  const appDir = await tempDir('meshlet-app-');
-  const home = await tempDir('meshlet-home-');
   const uid = asNobody ? NOBODY : undefined;
-  const run = (args: string[]) => meshlet(args, { stateDir, cwd: appDir, ...(uid === undefined ? {} : { uid }), env: { HOME: home } });
-  t.after(async () => {
-    await run(['down']);
-    for (const d of [stateDir, appDir, home]) await rm(d, { recursive: true, force: true });
-  });
-  await writeApp(appDir);
-  const hostPort = await freePort();
+  const home = await tempDir('meshlet-home-');
+  t.after(() => rm(home, { recursive: true, force: true }));
+  const { net, mesh, stateDir, appDir, hostPort, run } = await meshFixture(t, 'pi', { ...(uid === undefined ? {} : { uid }), env: { HOME: home } });
   await writeFile(
     join(appDir, 'mesh.yaml'),
     `
@@ -140,14 +131,7 @@ services:
 });
 
 test('`up` in the foreground: returns a one-shot mesh\'s exit code, and Ctrl-C takes a mesh down', { timeout: 120_000 }, async (t) => {
-  const net = uniqueNetwork();
-  const stateDir = await tempDir('meshlet-state-');
-  const appDir = await tempDir('meshlet-app-');
-  t.after(async () => {
-    await meshlet(['down'], { stateDir });
-    for (const d of [stateDir, appDir]) await rm(d, { recursive: true, force: true });
-  });
-  await writeApp(appDir);
+  const { net, stateDir, appDir } = await meshFixture(t, 'fg');
   await writeFile(join(appDir, 'job.yaml'), `name: fj${net.id}\nnetwork: { subnet: ${net.subnet} }\ntelemetry: { collector: none }\nservices:\n  job: { command: ["node", "-e", "console.log('working'); setTimeout(() => process.exit(7), 500)"] }\n`);
   const job = await meshlet(['up', '--isolation=process', '-f', 'job.yaml'], { stateDir, cwd: appDir });
   assert.equal(job.code, 7, job.stderr);
@@ -170,15 +154,7 @@ test('`up` in the foreground: returns a one-shot mesh\'s exit code, and Ctrl-C t
 });
 
 test('after kill -9 of the daemon, the next `up` first removes what the dead one left', { timeout: 120_000 }, async (t) => {
-  const net = uniqueNetwork();
-  const mesh = `pk${net.id}`;
-  const stateDir = await tempDir('meshlet-state-');
-  const appDir = await tempDir('meshlet-app-');
-  t.after(async () => {
-    await meshlet(['down'], { stateDir });
-    for (const d of [stateDir, appDir]) await rm(d, { recursive: true, force: true });
-  });
-  await writeApp(appDir);
+  const { net, mesh, stateDir, appDir } = await meshFixture(t, 'pk');
   await writeFile(join(appDir, 'mesh.yaml'), `name: ${mesh}\nnetwork: { subnet: ${net.subnet} }\ntelemetry: { collector: none }\nservices:\n  web: { command: ["node", "app.js"], port: 8080, replicas: 2 }\n`);
   const up = () => meshlet(['up', '-d', '--isolation=process', '-f', 'mesh.yaml'], { stateDir, cwd: appDir });
   assert.equal((await up()).code, 0);
