@@ -64,7 +64,8 @@ with --collector the run also sends meshlet.loadtest.started/finished log record
 Output: the text summary goes to stderr; the k6-shaped summary JSON (handleSummary's data) goes to
 --summary-export, or to stdout when stdout is not a terminal.
 
-Environment: MESHLET_BENCH_COLLECTOR, MESHLET_BENCH_BASE_URL, MESHLET_BENCH_RUN_ID (flags win).
+Environment: MESHLET_BENCH_COLLECTOR (else OTEL_EXPORTER_OTLP_ENDPOINT), MESHLET_BENCH_BASE_URL,
+MESHLET_BENCH_RUN_ID (flags win).
 
 Exit codes (k6's): 0 ok, 99 a threshold failed, 104 bad flags or scenario file,
 105 stopped by a signal, 1 anything else.

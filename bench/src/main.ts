@@ -46,7 +46,9 @@ async function bench(argv: string[]): Promise<number> {
   }
   const runId = flags.runId ?? envRunId ?? newRunId(test.name);
   const identity: RunIdentity = { runId, name: test.name, target: test.baseUrl };
-  const collector = flags.collector ?? envUrl('MESHLET_BENCH_COLLECTOR', env.MESHLET_BENCH_COLLECTOR);
+  // Last, the OpenTelemetry SDKs' own variable: a run inside a mesh pod (the demo shop's shopper) finds
+  // the collector the runtime gives every app.
+  const collector = flags.collector ?? envUrl('MESHLET_BENCH_COLLECTOR', env.MESHLET_BENCH_COLLECTOR) ?? envUrl('OTEL_EXPORTER_OTLP_ENDPOINT', env.OTEL_EXPORTER_OTLP_ENDPOINT);
   const color = flags.color && process.stderr.isTTY && env.NO_COLOR === undefined;
   const say = (line: string): void => {
     if (!flags.quiet) process.stderr.write(`${line}\n`);

@@ -194,6 +194,20 @@ test('an unreachable collector is reported and does not fail the run', async (t)
   assert.equal(server.received[0]?.headers.baggage, 'meshlet.run=from-env');
 });
 
+test('without --collector or MESHLET_BENCH_COLLECTOR, OTEL_EXPORTER_OTLP_ENDPOINT names the collector', async (t) => {
+  const server = await startServer(t);
+  const otlp = await startOtlpReceiver(t);
+  const run = await runBench(t, [`${server.url}/`, '-n', '3', '--run-id', 'otel-env'], { env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url } });
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(otlp.logs.map((l) => [l.eventName, l.attributes['meshlet.run']]), [
+    ['meshlet.loadtest.started', 'otel-env'],
+    ['meshlet.loadtest.finished', 'otel-env'],
+  ]);
+  const bad = await runBench(t, [`${server.url}/`, '-n', '1'], { env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'nope' } });
+  assert.equal(bad.code, 104);
+  assert.match(bad.stderr, /OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:\/\/ or https:\/\/ URL, got "nope"/);
+});
+
 test('SIGINT drains the run, still writes the summary, and exits 105', async (t) => {
   const server = await startServer(t);
   const run = await runBench(t, [`${server.url}/`, '--rate', '20', '--duration', '30s'], { interruptWhen: (stderr) => stderr.includes('scenarios:'), interruptDelayMs: 1000 });
