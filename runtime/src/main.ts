@@ -18,6 +18,7 @@ import type { UpResult } from './daemon.ts';
 import { ERROR_CODES, RuntimeError, isRuntimeError } from './errors.ts';
 import { colours, formatAge, formatBytes, formatPercent, table, type OutputFormat } from './format.ts';
 import { createHost } from './host.ts';
+import { withInstallDir } from './host-base.ts';
 import { followLogs, readLogs, type LogLine } from './log-store.ts';
 import type { MeshEnv, MeshEvent, MeshStatus } from './mesh.ts';
 import type { HostBase } from './plan.ts';
@@ -129,7 +130,7 @@ async function meshEnv(log: MeshEnv['log']): Promise<Omit<MeshEnv, 'onEvent'>> {
     stateRoot: '',
     host: createHost(),
     cgroups,
-    hostBase: hostBase(),
+    hostBase: withInstallDir(hostBase(), REPO_ROOT),
     meshletBin: process.env[envName('runtime', 'bin')] ?? join(REPO_ROOT, 'bin', 'meshlet.js'),
     nodePath: process.execPath,
     log,
