@@ -124,6 +124,31 @@ test('consecutive failures eject an endpoint; traffic goes to the healthy one; c
   assert.match(metrics, /meshlet_endpoints_ejected\{destination="solo"\} 1/);
 });
 
+test('a fault delay beyond the timeout ends at the timeout with request_timeout, and does not eject the endpoint', async (t) => {
+  let hits = 0;
+  const app = await startServer((_req, res) => {
+    hits++;
+    res.end('ok');
+  });
+  t.after(() => app.close());
+  const sc = await startSidecar({
+    service: 'catalog',
+    app: null,
+    destinations: { pricing: { endpoints: [{ address: app.address }], timeoutMs: 150, outlier: { consecutiveFailures: 2, baseEjectionMs: 60_000, maxEjectionPercent: 100 }, faults: [{ name: 'slow', delay: { ms: 3_000, percent: 100 } }] } },
+  });
+  t.after(() => sc.close());
+  for (let i = 0; i < 4; i++) {
+    const started = Date.now();
+    const r = await get(`http://${sc.outbound}/`, { host: 'pricing' });
+    assert.equal(r.status, 504);
+    assert.equal(r.headers[MESH_ERROR_HEADER], 'request_timeout');
+    assert.ok(Date.now() - started < 1_500, `ended at the timeout, not after the 3 s delay (${Date.now() - started} ms)`);
+  }
+  assert.equal(hits, 0);
+  const metrics = await sc.sidecar.metrics().render();
+  assert.doesNotMatch(metrics, /meshlet_outlier_ejections_total\{destination="pricing"\} [1-9]/);
+});
+
 test('route timeout → 504 request_timeout; a client abort cancels the upstream request', async (t) => {
   let upstreamClosed = 0;
   const slow = await startServer((req, res) => {

@@ -21,7 +21,9 @@ export function balance(): Layer {
       return res;
     } catch (err) {
       const mesh = toMeshError(err, dest.name, endpoint.address);
-      if (req.aborted || !ENDPOINT_FAILURES.has(mesh.reason) || (mesh instanceof MeshError && mesh.faultInjected)) dest.balancer.cancel(endpoint);
+      // Injected faults say nothing about the endpoint: neither an abort nor the timeout a delay caused.
+      const injected = (mesh instanceof MeshError && mesh.faultInjected) || (req.faultDelayed && mesh.reason === 'request_timeout');
+      if (req.aborted || !ENDPOINT_FAILURES.has(mesh.reason) || injected) dest.balancer.cancel(endpoint);
       else dest.balancer.release(endpoint, false, null);
       throw mesh;
     }

@@ -6,6 +6,7 @@ import { FAULT_HEADER, parseFaultHeader, type FaultConfig, type HeaderFault } fr
 import { MeshError } from '../errors.ts';
 import type { Layer, ProxyRequest, ProxyResponse, Service } from '../service.ts';
 import { matches } from './route.ts';
+import { requestDeadlineMs } from './timeout.ts';
 
 export interface FaultOptions {
   /** Fault rules for this request (destination faults on outbound, `inbound.faults` on inbound). */
@@ -62,7 +63,13 @@ async function inject(options: FaultOptions, next: Service, req: ProxyRequest): 
     }
     if (delayMs > 0) {
       req.faultDelayed = true;
-      await sleep(delayMs);
+      // An injected delay stands for a slow upstream: the request's timeout ends it on time, as it
+      // would end a real slow answer, instead of after the whole delay (and the upstream is not called).
+      const waitMs = Math.min(delayMs, requestDeadlineMs(req) - performance.now());
+      await sleep(Math.max(0, waitMs));
+      if (waitMs < delayMs) {
+        throw new MeshError('request_timeout', `no response from ${req.service ?? 'the service'} within the timeout (an injected delay of ${delayMs} ms)`, { service: req.service });
+      }
     }
     if (abortStatus !== null) {
       throw new MeshError('fault_injected', `${source} aborted this request to ${req.service ?? 'the service'} with ${abortStatus}`, {
