@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { outlierSchema, type EndpointConfig } from '@meshlet/wire';
-import { Balancer } from './balance.ts';
+import { Balancer, type Endpoint } from './balance.ts';
 import type { Target } from './service.ts';
 
 const pool = {} as Target['pool'];
@@ -112,4 +112,39 @@ test('versions: pick stays inside the version asked for', () => {
     b.release(e, true, 1);
   }
   assert.deepEqual([...b.readyVersions()].sort(), ['blue', 'green']);
+});
+
+test('an endpoint that answers badly or slowly stays while it is the last of its version; an unreachable one is ejected', () => {
+  const { b, ejected } = setup();
+  const outlier = outlierSchema.parse({ consecutiveFailures: 2, baseEjectionMs: 1000 });
+  const fail = (version: string | null, failure: 'unreachable' | 'degraded') => {
+    const e = b.pick(version);
+    b.release(e, false, 3, failure);
+    return e.address;
+  };
+  b.update(eps('solo:1'), outlier, () => pool);
+  for (let i = 0; i < 6; i++) fail(null, 'degraded');
+  assert.deepEqual(ejected, [], 'a lone endpoint that answers 5xx or too slowly keeps its traffic');
+  fail(null, 'unreachable');
+  assert.deepEqual(ejected, ['solo:1'], 'a lone endpoint that cannot be reached is ejected (fails fast)');
+  assert.throws(() => b.pick(null), { code: 'ERR_PROXY_CIRCUIT_OPEN' });
+
+  // Two of one version: the failing one may go, the other takes the traffic.
+  ejected.length = 0;
+  b.update([{ address: 'blue:1', version: 'blue', ready: true }, { address: 'blue:2', version: 'blue', ready: true }, { address: 'green:1', version: 'green', ready: true }], outlierSchema.parse({ consecutiveFailures: 2, baseEjectionMs: 1000, maxEjectionPercent: 100 }), () => pool);
+  const endpoint = (address: string) => b.all().find((e) => e.address === address) as Endpoint;
+  const failAt = (address: string, times: number) => {
+    for (let i = 0; i < times; i++) {
+      endpoint(address).pending++; // as pick() does
+      b.release(endpoint(address), false, 3, 'degraded');
+    }
+  };
+  failAt('blue:1', 2);
+  assert.deepEqual(ejected, ['blue:1']);
+  failAt('blue:2', 5);
+  assert.deepEqual(ejected, ['blue:1'], 'the last blue endpoint keeps answering');
+  for (let i = 0; i < 3; i++) assert.equal(fail('blue', 'degraded'), 'blue:2');
+  // green is alone in its version, whatever blue has: kept too.
+  failAt('green:1', 5);
+  assert.deepEqual(ejected, ['blue:1']);
 });

@@ -147,8 +147,16 @@ export class Balancer {
     return chosen;
   }
 
-  /** Records the outcome of a request sent to `endpoint` (failure: connection failure or 5xx). */
-  release(endpoint: Endpoint, ok: boolean, rttMs: number | null): void {
+  /**
+   * Records the outcome of a request sent to `endpoint` (failure: connection failure, timeout or 5xx).
+   * `failure` says how it failed: `unreachable` (connection refused, reset, not established) or
+   * `degraded` (it answered with a 5xx, or too slowly). A degraded endpoint is never ejected when it is
+   * the last one available for its version: ejecting it would turn a partial or slow failure into a
+   * total one (`circuit_open` for every request until the ejection ends, even after it recovered) —
+   * Envoy's panic threshold keeps routing to such hosts for the same reason. A lone unreachable
+   * endpoint is still ejected, so it fails fast.
+   */
+  release(endpoint: Endpoint, ok: boolean, rttMs: number | null, failure: 'unreachable' | 'degraded' = 'unreachable'): void {
     const now = this.deps.now();
     endpoint.pending--;
     if (rttMs !== null) endpoint.sample(rttMs, now);
@@ -164,17 +172,26 @@ export class Balancer {
     }
     endpoint.consecutiveFailures++;
     endpoint.sample(Math.max(endpoint.ewmaMs * 2, FAILURE_PENALTY_MS), now);
+    const lastAvailable = failure === 'degraded' && !this.othersAvailable(endpoint, now);
     if (endpoint.probing) {
       endpoint.probing = false;
-      this.eject(endpoint, now);
+      if (!lastAvailable) this.eject(endpoint, now);
+      else endpoint.ejectedUntilMs = 0; // it answers, and nothing else can take its traffic: back in rotation
       return;
     }
+    if (lastAvailable) return;
     if (endpoint.ejectedUntilMs === 0 && endpoint.consecutiveFailures >= this.outlier.consecutiveFailures) {
       const readyCount = this.endpoints.reduce((n, e) => n + (e.ready ? 1 : 0), 0);
       // At least one endpoint may always be ejected, so a lone dead endpoint fails fast.
       const maxEjected = Math.max(1, Math.floor((readyCount * this.outlier.maxEjectionPercent) / 100));
       if (this.ejectedCount(now) < maxEjected) this.eject(endpoint, now);
     }
+  }
+
+  /** Whether another ready endpoint of `endpoint`'s version is not ejected. */
+  private othersAvailable(endpoint: Endpoint, now: number): boolean {
+    for (const e of this.endpoints) if (e !== endpoint && e.ready && e.version === endpoint.version && e.ejectedUntilMs <= now) return true;
+    return false;
   }
 
   /** The request was cancelled before an outcome: only the in-flight count changes. */

@@ -124,6 +124,23 @@ test('consecutive failures eject an endpoint; traffic goes to the healthy one; c
   assert.match(metrics, /meshlet_endpoints_ejected\{destination="solo"\} 1/);
 });
 
+test('a lone endpoint that answers 5xx keeps its traffic (no circuit_open): its app errors pass through', async (t) => {
+  let hits = 0;
+  const failing = await startServer((_req, res) => {
+    hits++;
+    res.writeHead(502).end('downstream failed');
+  });
+  t.after(() => failing.close());
+  const sc = await startSidecar({ service: 'shopper', app: null, destinations: { gateway: { endpoints: [{ address: failing.address }], outlier: { consecutiveFailures: 2, baseEjectionMs: 60_000, maxEjectionPercent: 50 } } } });
+  t.after(() => sc.close());
+  for (let i = 0; i < 6; i++) {
+    const r = await get(`http://${sc.outbound}/`, { host: 'gateway' });
+    assert.equal(r.status, 502);
+    assert.equal(r.headers[MESH_ERROR_HEADER], undefined, 'the app answered, the mesh did not fail it');
+  }
+  assert.equal(hits, 6);
+});
+
 test('a fault delay beyond the timeout ends at the timeout with request_timeout, and does not eject the endpoint', async (t) => {
   let hits = 0;
   const app = await startServer((_req, res) => {

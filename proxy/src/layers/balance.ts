@@ -6,6 +6,8 @@ import type { Layer } from '../service.ts';
 
 /** Failures that say something about the endpoint (not about the request or the client). */
 const ENDPOINT_FAILURES = new Set(['connect_refused', 'connect_timeout', 'upstream_reset', 'request_timeout']);
+/** Of those, the ones where the endpoint could not be reached at all (the rest: it was too slow). */
+const UNREACHABLE = new Set(['connect_refused', 'connect_timeout', 'upstream_reset']);
 
 export function balance(): Layer {
   return (next) => async (req) => {
@@ -17,14 +19,14 @@ export function balance(): Layer {
     const startMs = performance.now();
     try {
       const res = await next(req);
-      dest.balancer.release(endpoint, res.status < 500, performance.now() - startMs);
+      dest.balancer.release(endpoint, res.status < 500, performance.now() - startMs, 'degraded');
       return res;
     } catch (err) {
       const mesh = toMeshError(err, dest.name, endpoint.address);
       // Injected faults say nothing about the endpoint: neither an abort nor the timeout a delay caused.
       const injected = (mesh instanceof MeshError && mesh.faultInjected) || (req.faultDelayed && mesh.reason === 'request_timeout');
       if (req.aborted || !ENDPOINT_FAILURES.has(mesh.reason) || injected) dest.balancer.cancel(endpoint);
-      else dest.balancer.release(endpoint, false, null);
+      else dest.balancer.release(endpoint, false, null, UNREACHABLE.has(mesh.reason) ? 'unreachable' : 'degraded');
       throw mesh;
     }
   };
