@@ -95,11 +95,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const buildLog = join(tmpdir(), 'meshlet-demo-ui-build.log');
   if (o.build && !existsSync(join(REPO_ROOT, 'ui', 'dist', 'index.html'))) {
     o.say('demo: building the UI (ui/dist) in the background');
-    build = run(process.execPath, [join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'vite.config.ts', '--logLevel', 'warn'], { cwd: join(REPO_ROOT, 'ui'), timeoutMs: Math.max(1, deadline - Date.now()) });
+    build = run(process.execPath, ['build.ts'], { cwd: join(REPO_ROOT, 'ui'), timeoutMs: Math.max(1, deadline - Date.now()) }); // = npm run build -w ui
   }
 
   const pods = Object.values(spec.services).reduce((n, s) => n + (s.versions === undefined ? s.replicas : Object.values(s.versions).reduce((m, v) => m + (v.replicas ?? s.replicas), 0)), 0);
-  o.say(`demo: bringing up mesh ${spec.name} from ${relative(process.cwd(), o.specFile) || o.specFile}: ${Object.keys(spec.services).length} services, ${pods} pods, each with its sidecar`);
+  o.say(`demo: bringing up mesh ${spec.name} from ${shown(o.specFile)}: ${Object.keys(spec.services).length} services, ${pods} pods, each with its sidecar`);
   const up = await run(process.execPath, [MESHLET, 'up', '-d', '-f', o.specFile, '--timeout', `${Math.max(10, Math.round((deadline - Date.now()) / 1000))}s`, ...stateArgs], {
     env: { ...process.env, NO_COLOR: process.env['NO_COLOR'] ?? (process.stdout.isTTY ? undefined : '1') },
     echo: (chunk) => process.stderr.write(chunk),
@@ -127,8 +127,14 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   return result({ ok: true, upMs, trafficMs: Date.now() - started });
 }
 
+/** A path as the user would type it from here: relative below the working directory, else absolute. */
+function shown(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r === '' || r.startsWith('..') ? path : r;
+}
+
 function summary(r: DemoResult, spec: string): string {
-  const f = relative(process.cwd(), spec);
+  const f = shown(spec);
   const fileFlag = f === 'examples/shop/mesh.yaml' || f === 'mesh.yaml' ? '' : ` -f ${f}`;
   return `
 meshlet demo: the shop is up and serving traffic (${seconds(r.trafficMs)} from start to a graph with traffic).
