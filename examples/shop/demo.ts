@@ -144,7 +144,7 @@ ${r.gatewayUrl === undefined ? '' : `  shop API  ${r.gatewayUrl}/api/products\n`
 
 Try it:
   npx meshlet fault payments abort on             payments fails half of its charges; the UI names it the origin
-  npx meshlet fault pricing slow on               pricing answers after its callers' 1 s timeout
+  npx meshlet fault pricing slow on               pricing takes 5 s, beyond its callers' 2 s timeout
   npx meshlet traffic catalog blue=50 green=50    shift the catalog to its green version (blue=0 green=100 to finish)
   npx meshlet ps          npx meshlet logs -f cart          npx meshlet stats
 
