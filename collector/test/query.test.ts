@@ -172,6 +172,18 @@ test('trace detail carries its logs and the runtime events of its pods (±5 s); 
   assert.equal(byTrace.logs.length, 1);
 });
 
+test('trace detail also carries the events of a callee that left no span (its pod was down: no_endpoints)', async (t) => {
+  const c = await startCollector(t);
+  const now = Date.now();
+  const trace = shopTrace('payments-no-endpoints', { random: seededRandom(5), startNs: BigInt(now) * 1_000_000n });
+  assert.ok(!trace.spans.some((s) => s.resource.attributes['service.name'] === 'payments'), 'payments has no span in this trace');
+  const payments = sidecarResource('payments', 'payments-1');
+  await send(c.otlp, '/v1/traces', encodeTraceRequest(trace.spans));
+  await send(c.otlp, '/v1/logs', encodeLogsRequest([runtimeLog(payments, INFRA_EVENTS.restarted, now + 1_000, { [POD_ATTR.restarts]: 1, [POD_ATTR.restartReason]: 'exit' })]));
+  const detail = (await getJson<TraceDetail>(`${c.http}${QUERY_API.trace(trace.spans[0]!.traceId)}`)).body;
+  assert.deepEqual(detail.events.map((e) => [e.eventName, e.pod]), [[INFRA_EVENTS.restarted, 'payments-1']]);
+});
+
 test('load-test runs from meshlet.run spans and loadtest events, with a baseline diff', async (t) => {
   const c = await startCollector(t);
   const random = seededRandom(23);

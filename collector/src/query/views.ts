@@ -69,7 +69,9 @@ export function traceDetail(reader: TraceReader, traceId: string): TraceDetail |
   const startMs = a.startMs;
   const endMs = startMs + a.durationMs;
   const logs = reader.logs({ traceId, fromMs: 0, toMs: Number.MAX_SAFE_INTEGER, limit: 1000, ascending: true }).map(logView);
-  const services = new Set(a.services);
+  // Also the services the trace called or blamed without a span of theirs: a callee whose pod was down
+  // (connect_refused, no_endpoints) left none, and its restart is what explains the failure.
+  const services = new Set([...a.services, ...a.origins.map((o) => o.service), ...facts.flatMap((f) => (f.peerService === undefined ? [] : [f.peerService]))]);
   const pods = new Set(facts.map((f) => f.pod).filter((p) => p !== undefined));
   const events = reader
     .logs({
