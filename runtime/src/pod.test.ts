@@ -151,6 +151,25 @@ test('on-failure:1 restarts once with backoff, then gives up', async (t) => {
   assert.deepEqual(events.map((e) => e.name), ['meshlet.pod.started', 'meshlet.pod.exited', 'meshlet.pod.restarted', 'meshlet.pod.started', 'meshlet.pod.exited']);
 });
 
+test('an app that never passed its health check is reported unhealthy at once but restarted only after the start grace', async (t) => {
+  const { pod, apps, srv } = await setup(t, (port) => `    command: node a.js\n    port: ${port}\n    health: { http: /h, interval: 100ms, retries: 2 }\n`, { unhealthyRestartGraceMs: 1500 });
+  srv.health.status = 500;
+  const t0 = Date.now();
+  await pod.start();
+  await until('unhealthy', () => pod.status().health === 'unhealthy');
+  assert.equal(apps.length, 1, 'reported, not yet restarted');
+  srv.health.status = 200;
+  await until('healthy without a restart', () => pod.status().health === 'healthy');
+  assert.equal(apps.length, 1);
+  srv.health.status = 500;
+  await until('restarted once it had been healthy', () => apps.length === 2);
+  assert.ok(Date.now() - t0 >= 150);
+  // The new run never passes: it is restarted only once the grace is over.
+  const restartedAt = Date.now();
+  await until('restarted again after the grace', () => apps.length === 3, 6000);
+  assert.ok(Date.now() - restartedAt >= 1400, `second restart after ${Date.now() - restartedAt} ms`);
+});
+
 test('failing health restarts the app (policy no), and the new one is healthy', async (t) => {
   const { pod, apps, srv, events } = await setup(t, (port) => `    command: node a.js\n    port: ${port}\n    health: { http: /h, interval: 100ms, retries: 2 }\n`);
   await pod.start();

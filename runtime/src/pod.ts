@@ -18,6 +18,13 @@ import type { DesiredPod } from './model.ts';
 import type { PodNames } from './names.ts';
 import type { Exit, Running } from './processes.ts';
 import { backoffMs, BACKOFF_RESET_AFTER_MS, shouldRestart, type RestartReason } from './restart-policy.ts';
+
+/**
+ * How long an app that has never passed its health check since it started may fail it before it is
+ * restarted for it (the spec's `start_period` when longer). Kubernetes gives a liveness probe
+ * `failureThreshold × periodSeconds` (30 s by default); Docker never restarts for health at all.
+ */
+export const UNHEALTHY_RESTART_GRACE_MS = 10_000;
 import type { EventAttributes, PodTelemetry } from './telemetry.ts';
 
 /** How a pod's programs are started; differs between netns and process isolation. */
@@ -67,6 +74,8 @@ export interface PodDeps {
   statusIntervalMs?: number;
   /** Stop grace before SIGKILL (default 5 s). */
   stopGraceMs?: number;
+  /** See UNHEALTHY_RESTART_GRACE_MS (tests shorten it). */
+  unhealthyRestartGraceMs?: number;
   now?: () => number;
 }
 
@@ -398,15 +407,22 @@ export function createPod(d: PodDeps): Pod {
       }
       if (next.status === 'unhealthy') setState('unhealthy', next.detail);
       changed();
-      if (next.status === 'unhealthy' && h.restartOnUnhealthy) {
-        transition = transition.then(async () => {
-          if (!wanted || closed || gen !== generation) return;
-          await stopApp();
-          await relaunch('unhealthy');
-        });
-      }
+    }
+    // An app that has not answered once since it started is only restarted after a start grace: on a
+    // loaded machine (or under a small CPU quota) a slow starter would otherwise be killed before it
+    // listens, again and again. It is reported unhealthy all the same.
+    const startGraceOver = next.everHealthy || now() - next.sinceMs >= Math.max(h.startPeriodMs, d.unhealthyRestartGraceMs ?? UNHEALTHY_RESTART_GRACE_MS);
+    if (next.status === 'unhealthy' && h.restartOnUnhealthy && startGraceOver && !restartScheduled) {
+      restartScheduled = true;
+      transition = transition.then(async () => {
+        restartScheduled = false;
+        if (!wanted || closed || gen !== generation) return;
+        await stopApp();
+        await relaunch('unhealthy');
+      });
     }
   };
+  let restartScheduled = false;
 
   /**
    * Emits one `oom_killed` event per OOM kill not reported yet, from the cgroup counter of the app

@@ -158,7 +158,9 @@ services:
       'flaky-1 to be restarted and healthy',
       async () => {
         const p = (await ps()).pods.find((x) => x.name === 'flaky-1');
-        return p !== undefined && p.restarts >= 1 && p.health === 'healthy' && p.ready ? p : undefined;
+        if (p !== undefined && p.restarts >= 1 && p.health === 'healthy' && p.ready) return p;
+        // Said when the wait times out.
+        throw new Error(`flaky-1 is ${JSON.stringify(p && { state: p.state, health: p.health, ready: p.ready, restarts: p.restarts, lastRestartReason: p.lastRestartReason })}`);
       },
       30_000,
     );
