@@ -211,6 +211,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     };
     outboundServer = createAcceptServer({
       ...common,
+      keepAliveTimeoutMs: cfg.limits.appKeepAliveTimeoutMs,
       tls: null,
       direction: 'outbound',
       service: stacks.outbound,

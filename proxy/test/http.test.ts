@@ -263,3 +263,39 @@ test('keep-alive upstream: sequential small responses reuse one connection', asy
   for (let i = 0; i < 50; i++) assert.equal((await get(`http://${sc.inbound}/`, { host: 'ka' })).text, 'small');
   assert.equal(connections, 1);
 });
+
+test('idle keep-alive: the app-facing outbound listener keeps connections long, the inbound one closes them after keepAliveTimeoutMs', async (t) => {
+  const app = await echoApp();
+  t.after(() => app.close());
+  const limits = { keepAliveTimeoutMs: 200, appKeepAliveTimeoutMs: 60_000 };
+  const callee = await startSidecar({ service: 'echo', app: app.address, limits });
+  t.after(() => callee.close());
+  const caller = await startSidecar({ service: 'client', app: null, limits, destinations: { echo: { endpoints: [{ address: callee.inbound }] } } });
+  t.after(() => caller.close());
+  const keepAlive = (address: string) => {
+    const [host, port] = address.split(':');
+    const sock = net.connect(Number(port), host);
+    let closed = false;
+    let out = '';
+    sock.on('data', (c: Buffer) => (out += c.toString('latin1')));
+    sock.on('error', () => {});
+    sock.on('close', () => (closed = true));
+    const ask = async () => {
+      out = '';
+      sock.write('GET /ka HTTP/1.1\r\nhost: echo\r\n\r\n');
+      for (let i = 0; i < 200 && !/^HTTP\/1\.1 \d+[^]*\r\n\r\n/.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+      return out;
+    };
+    t.after(() => sock.destroy());
+    return { ask, closed: () => closed };
+  };
+  const fromApp = keepAlive(caller.outbound);
+  const fromPeer = keepAlive(callee.inbound);
+  assert.match(await fromApp.ask(), /^HTTP\/1\.1 200/);
+  assert.match(await fromPeer.ask(), /^HTTP\/1\.1 200/);
+  // Node waits keepAliveTimeout plus its 1 s keepAliveTimeoutBuffer before closing an idle connection.
+  await new Promise((r) => setTimeout(r, 2_000));
+  assert.equal(fromPeer.closed(), true, 'the inbound listener closed the idle connection');
+  assert.equal(fromApp.closed(), false, 'the outbound listener kept the app\'s idle connection');
+  assert.match(await fromApp.ask(), /^HTTP\/1\.1 200/, 'and the app can reuse it');
+});

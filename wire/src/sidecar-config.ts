@@ -104,6 +104,14 @@ export const limitsSchema = z.strictObject({
   maxHeaderCount: z.number().int().positive().default(100),
   headersTimeoutMs: z.number().int().positive().default(10_000), // 10 s: slowloris cut-off
   keepAliveTimeoutMs: z.number().int().positive().default(5_000), // 5 s idle client connections
+  /**
+   * Idle connections from the local app on the outbound listener: 1 h, as Envoy's default idle timeout.
+   * An app's HTTP client (Node's Agent, Go's Transport) reuses an idle connection whenever it wants; a
+   * close racing that reuse fails the app's request with ECONNRESET, and nothing between the app and its
+   * sidecar can retry it. Under CPU contention a stalled sidecar fires its idle timers before it reads
+   * the waiting requests, so a short timeout here turns stalls into failed requests.
+   */
+  appKeepAliveTimeoutMs: z.number().int().positive().default(3_600_000),
   connectTimeoutMs: z.number().int().positive().default(1_000), // 1 s
   upstreamIdleTimeoutMs: z.number().int().positive().default(4_000), // under the peer's 5 s keep-alive
   drainTimeoutMs: z.number().int().positive().default(10_000), // 10 s

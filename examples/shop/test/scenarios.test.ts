@@ -126,7 +126,8 @@ test('the demo shop on a real mesh: the six scenarios', { skip: needsRoot, timeo
     const shown = JSON.stringify(Object.fromEntries(['http_reqs', 'http_req_failed', 'dropped_iterations', 'catalog_version{version:blue}', 'catalog_version{version:green}'].map((k) => [k, m[k]?.values])));
     mark(`blue-green watcher (exit ${code}): ${shown}`);
     assert.ok((m['http_reqs']?.values['count'] ?? 0) > 400, `the watcher ran: ${shown}`);
-    assert.equal(m['http_req_failed']?.values['passes'], 0, 'zero failed requests');
+    const failedMeanwhile = (await failures(`from=${shiftFrom}&to=${Date.now()}`)).points.map((p) => `${p.id} ×${p.count}: ${p.message}`);
+    assert.equal(m['http_req_failed']?.values['passes'], 0, `zero failed requests; failure points meanwhile: ${JSON.stringify(failedMeanwhile)}`);
     assert.ok((m['catalog_version{version:blue}']?.values['count'] ?? 0) > 0 && (m['catalog_version{version:green}']?.values['count'] ?? 0) > 0, 'both versions answered');
     assert.equal(code, 0, 'thresholds passed');
     // The graph during the shift: the catalog node and the gateway → catalog call with both versions.
