@@ -3,7 +3,7 @@
 // baseline that only reads and discards the same requests on the same core.
 //
 //   node bench/collector/run.ts [--spans 1000000] [--seconds 90] [--concurrency 8] [--sync full|normal]
-//                               [--analysis-quiet 2s] [--templates 200] [--queries 100]
+//                               [--analysis-quiet 2s] [--templates 200] [--queries 100] [--meshlet PATH]
 //
 // Reports: sustained acknowledged spans/s (durably stored), ack latency p50/p99, the collector's peak RSS,
 // the time the analysis needs to catch up, and graph / failure-point query latency over the whole store.
@@ -31,6 +31,8 @@ const { values: args } = parseArgs({
     templates: { type: 'string', default: '200' },
     /** The collector's --analysis-quiet: a large value measures ingest + durable store without the analysis. */
     'analysis-quiet': { type: 'string', default: '2s' },
+    /** The launcher of the collector to measure (another checkout's bin/meshlet.js: a side-by-side baseline build). */
+    meshlet: { type: 'string', default: '' },
   },
 });
 const TARGET_SPANS = Number(args.spans);
@@ -38,6 +40,7 @@ const MAX_SECONDS = Number(args.seconds);
 const CONCURRENCY = Number(args.concurrency);
 const BATCH_SPANS = Number(args['batch-spans']);
 const QUERIES = Number(args.queries);
+const MESHLET = args.meshlet === '' ? join(root, 'bin', 'meshlet.js') : args.meshlet;
 
 /** Pins a process to one CPU (so "one core" is what is measured); a no-op without taskset. */
 function pin(pid: number, cpu: number): boolean {
@@ -181,7 +184,7 @@ async function load(target: string, templates: Template[], targetSpans: number, 
 }
 
 function spawnCollector(dir: string): Promise<{ child: ChildProcess; otlp: string; http: string }> {
-  const child = spawn(process.execPath, [join(root, 'bin', 'meshlet.js'), 'collector', '--otlp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data', dir, '--sync', String(args.sync), '--analysis-quiet', String(args['analysis-quiet']), '--retention-size', '8Gi', '--max-queue', '1000000'], {
+  const child = spawn(process.execPath, [MESHLET, 'collector', '--otlp', '127.0.0.1:0', '--http', '127.0.0.1:0', '--data', dir, '--sync', String(args.sync), '--analysis-quiet', String(args['analysis-quiet']), '--retention-size', '8Gi', '--max-queue', '1000000'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     // BENCH_COLLECTOR_NODE_OPTIONS (e.g. --cpu-prof) goes to the collector process only.
     env: { ...process.env, NODE_OPTIONS: process.env.BENCH_COLLECTOR_NODE_OPTIONS ?? '' },
@@ -219,6 +222,10 @@ async function timeQueries(url: string, n: number): Promise<{ p50Ms: number; p99
   times.sort((a, b) => a - b);
   return { p50Ms: round(percentile(times, 0.5), 2), p99Ms: round(percentile(times, 0.99), 2), maxMs: round(times.at(-1) ?? 0, 2) };
 }
+
+/** The 1, 5 and 15 minute load averages (how busy the shared machine was). */
+const loadAverage = (): number[] => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+const loadAtStart = loadAverage();
 
 async function main(): Promise<void> {
   const pinned = pin(process.pid, 1);
@@ -285,6 +292,8 @@ async function main(): Promise<void> {
     const result = {
       date: new Date().toISOString(),
       node: process.version,
+      meshlet: MESHLET,
+      loadAverage: { atStart: loadAtStart, atEnd: loadAverage() },
       pinned: { generator: pinned, collector: collectorPinned },
       sync: args.sync,
       analysisQuiet: args['analysis-quiet'],
@@ -323,6 +332,8 @@ async function main(): Promise<void> {
 | graph query p50 / p99 (ms) | | ${graph.p50Ms} / ${graph.p99Ms} | ≤ 100 p99 |
 | failure points query p50 / p99 (ms) | | ${failures.p50Ms} / ${failures.p99Ms} | ≤ 100 p99 |
 | peak RSS (MiB) | | ${result.peakRssMiB} | ≤ 300 |
+
+load average (1/5/15 min) at start ${loadAtStart.join(' / ')}, at end ${result.loadAverage.atEnd.join(' / ')}; collector: ${MESHLET}
 `);
     process.stderr.write(`results: ${file}\n`);
   } finally {

@@ -1,6 +1,12 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import type { SpanRecord } from '../otlp/model.ts';
+import { shopTrace } from '../../test/fixtures/shop.ts';
+import { seededRandom } from '../../test/fixtures/trace-builder.ts';
 import { runStoreContract } from './contract.ts';
 import { openSqliteStore } from './sqlite-store.ts';
 
@@ -19,4 +25,67 @@ runStoreContract('sqlite (file, WAL, synchronous=FULL)', (now) => {
     }
   };
   return store;
+});
+
+void test('sqlite: a version 1 store is migrated on open: its spans stay readable, deduped and analysable', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshlet-store-v1-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const base = 1_800_000_000_000;
+  const trace = shopTrace('pricing-app-error', { random: seededRandom(7), startNs: BigInt(base) * 1_000_000n });
+  const [first, ...rest] = trace.spans as [SpanRecord, ...SpanRecord[]];
+  // The tables of version 1 that version 2 changed (traces keyed by hex id, spans deduped by it), with one
+  // trace of one span written the way version 1 wrote it.
+  const v1 = new DatabaseSync(join(dir, 'meshlet.db'));
+  v1.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('schema', '1');
+    CREATE TABLE resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE, service TEXT NOT NULL);
+    CREATE TABLE scopes (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
+    CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_span_id TEXT NOT NULL,
+      resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+      end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL, status_message TEXT NOT NULL, attrs TEXT NOT NULL, events TEXT, links TEXT,
+      trace_state TEXT NOT NULL, flags INTEGER NOT NULL, dropped_attrs INTEGER NOT NULL, dropped_events INTEGER NOT NULL,
+      dropped_links INTEGER NOT NULL, received_ms INTEGER NOT NULL);
+    CREATE UNIQUE INDEX spans_trace_span ON spans (trace_id, span_id);
+    CREATE TABLE traces (trace_id TEXT PRIMARY KEY, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL, span_count INTEGER NOT NULL,
+      last_received_ms INTEGER NOT NULL, dirty INTEGER NOT NULL DEFAULT 1, analysed_count INTEGER NOT NULL DEFAULT 0, status INTEGER,
+      error_count INTEGER, root_service TEXT, root_name TEXT, services TEXT, origins TEXT, run TEXT) WITHOUT ROWID;
+    CREATE INDEX traces_start ON traces (start_us);
+    CREATE INDEX traces_pending ON traces (last_received_ms) WHERE dirty = 1;
+  `);
+  v1.prepare('INSERT INTO resources (id, json, service) VALUES (1, ?, ?)').run(JSON.stringify(first.resource), 'gateway');
+  v1.prepare('INSERT INTO scopes (id, json) VALUES (1, ?)').run(JSON.stringify(first.scope));
+  v1.prepare(`INSERT INTO spans VALUES (1, ?, ?, ?, 1, 1, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, 0, 0, 0, ?)`).run(
+    first.traceId, first.spanId, first.parentSpanId, first.name, first.kind, first.startTimeUnixNano, first.endTimeUnixNano,
+    first.statusCode, first.statusMessage, JSON.stringify(first.attributes), first.traceState, first.flags, base,
+  );
+  v1.prepare('INSERT INTO traces (trace_id, start_us, end_us, span_count, last_received_ms) VALUES (?, ?, ?, 1, ?)').run(
+    first.traceId, Number(first.startTimeUnixNano / 1000n), Number(first.endTimeUnixNano / 1000n), base,
+  );
+  v1.close();
+
+  const store = openSqliteStore({ dir, now: () => base + 5_000 });
+  t.after(() => store.close());
+  const read = store.traceSpans(first.traceId);
+  assert.equal(read.length, 1);
+  assert.equal(read[0]?.spanId, first.spanId);
+  assert.deepEqual(read[0]?.attributes, first.attributes);
+  assert.equal(store.stats().traces, 1);
+  // The migrated span still dedupes; the rest of its trace joins it.
+  const written = await store.write({ spans: trace.spans, logs: [] });
+  assert.equal(written.duplicateSpans, 1);
+  assert.equal(written.insertedSpans.length, rest.length);
+  assert.equal(store.traceSpans(first.traceId).length, trace.spans.length);
+  const pending = store.pendingTraces(Number.MAX_SAFE_INTEGER, 10);
+  assert.deepEqual(pending.map((p) => [p.traceId, p.spanCount]), [[first.traceId, trace.spans.length]]);
+  assert.equal(store.stats().traces, 1);
+});
+
+void test('sqlite: a store of an unknown schema version is refused with a clear error', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshlet-store-v9-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = new DatabaseSync(join(dir, 'meshlet.db'));
+  db.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '9')");
+  db.close();
+  assert.throws(() => openSqliteStore({ dir }), /has schema version 9; this collector reads version 2/);
 });

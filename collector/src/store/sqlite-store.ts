@@ -22,7 +22,7 @@ import {
   type StoredValue,
   stringAttr,
 } from '../otlp/model.ts';
-import { SCHEMA, SCHEMA_VERSION } from './schema.ts';
+import { MIGRATE_1_TO_2, SCHEMA, SCHEMA_VERSION } from './schema.ts';
 import type {
   AggregateKind,
   AggregateRow,
@@ -55,6 +55,8 @@ export type SqliteStore = TraceWriter & TraceReader & { readonly path: string };
 
 type Row = Record<string, string | number | bigint | null>;
 type Pending = { batch: WriteBatch; resolve: (r: WriteResult) => void; reject: (e: unknown) => void };
+/** What one flush adds to a trace's row: its id, whether the flush created it, time range and span count. */
+type TraceDelta = { ref: number; created: boolean; startUs: number; endUs: number; count: number };
 
 const MAX_INTERNED = 10_000;
 /** Aggregate buckets kept parsed in memory (an hour of 10 s buckets for each kind, and then some). */
@@ -75,12 +77,23 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   db.exec(`PRAGMA synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.exec(`PRAGMA cache_size = ${-1024 * (options.cacheMiB ?? 32)}`);
   db.exec('PRAGMA temp_store = MEMORY');
-  db.exec(SCHEMA);
+  db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined)?.value;
-  if (version === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
-  else if (Number(version) !== SCHEMA_VERSION) {
+  if (version !== undefined && Number(version) === 1) {
+    // Version 1 keyed traces by their hex id only: give them integer ids (one transaction, all or nothing).
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(MIGRATE_1_TO_2);
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw new CollectorError('ERR_COLLECTOR_STORE', `${path}: cannot migrate the store from schema version 1 to ${SCHEMA_VERSION}: ${(err as Error).message}`);
+    }
+  } else if (version !== undefined && Number(version) !== SCHEMA_VERSION) {
     throw new CollectorError('ERR_COLLECTOR_STORE', `${path} has schema version ${String(version)}; this collector reads version ${SCHEMA_VERSION}`);
   }
+  db.exec(SCHEMA);
+  if (version === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
   // attr_eq(json, key, value, nested): a stored attribute equals a query value (compared as text);
   // `nested` = 1 looks into a resource's `attributes`.
   db.function('attr_eq', { deterministic: true }, (json, key, value, nested) => {
@@ -102,12 +115,12 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   const S = {
     insertSpan: stmt(`INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, resource_id, scope_id, name, kind, start_ns, end_ns,
-      status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs, dropped_events, dropped_links, received_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    upsertTrace: stmt(`INSERT INTO traces (trace_id, start_us, end_us, span_count, last_received_ms) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT (trace_id) DO UPDATE SET start_us = min(start_us, excluded.start_us), end_us = max(end_us, excluded.end_us),
-      span_count = span_count + excluded.span_count, last_received_ms = excluded.last_received_ms, dirty = 1
-      RETURNING span_count`),
+      status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs, dropped_events, dropped_links, received_ms, trace_ref)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    findTrace: stmt('SELECT id FROM traces WHERE trace_id = ?'),
+    insertTrace: stmt('INSERT INTO traces (trace_id, start_us, end_us, span_count, last_received_ms) VALUES (?, ?, ?, 0, ?)'),
+    updateTrace: stmt(`UPDATE traces SET start_us = min(start_us, ?), end_us = max(end_us, ?), span_count = span_count + ?,
+      last_received_ms = ?, dirty = 1 WHERE id = ?`),
     insertLog: stmt(`INSERT OR IGNORE INTO logs (hash, time_ns, time_ms, observed_ns, severity_number, severity_text, body, attrs,
       dropped_attrs, flags, trace_id, span_id, event_name, event, resource_id, scope_id, service, pod)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -121,10 +134,10 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       ORDER BY last_received_ms LIMIT ?`),
     traceSpans: stmt(`SELECT trace_id, span_id, parent_span_id, resource_id, scope_id, name, kind, CAST(start_ns AS TEXT) AS start_ns,
       CAST(end_ns AS TEXT) AS end_ns, status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs,
-      dropped_events, dropped_links FROM spans WHERE trace_id = ? ORDER BY start_ns, id`),
+      dropped_events, dropped_links FROM spans WHERE trace_ref = (SELECT id FROM traces WHERE trace_id = ?) ORDER BY start_ns, id`),
     firstSpans: stmt(`SELECT trace_id, span_id, parent_span_id, resource_id, scope_id, name, kind, CAST(start_ns AS TEXT) AS start_ns,
       CAST(end_ns AS TEXT) AS end_ns, status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs,
-      dropped_events, dropped_links FROM spans WHERE trace_id = ? ORDER BY id LIMIT ?`),
+      dropped_events, dropped_links FROM spans WHERE trace_ref = (SELECT id FROM traces WHERE trace_id = ?) ORDER BY id LIMIT ?`),
     saveTrace: stmt(`UPDATE traces SET start_us = ?, end_us = ?, status = ?, error_count = ?, root_service = ?, root_name = ?, services = ?,
       origins = ?, run = ?, analysed_count = ?, dirty = (span_count != ?) WHERE trace_id = ?`),
     deleteOrigins: stmt('DELETE FROM origins WHERE trace_id = ?'),
@@ -144,7 +157,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     versions: stmt('SELECT service, version, last_ms FROM service_versions ORDER BY service, last_ms DESC'),
     oldTraces: stmt('SELECT trace_id FROM traces WHERE start_us < ? ORDER BY start_us LIMIT ?'),
     oldestTraces: stmt('SELECT trace_id, start_us FROM traces ORDER BY start_us LIMIT ?'),
-    deleteSpans: stmt('DELETE FROM spans WHERE trace_id = ?'),
+    deleteSpans: stmt('DELETE FROM spans WHERE trace_ref = (SELECT id FROM traces WHERE trace_id = ?)'),
     deleteTrace: stmt('DELETE FROM traces WHERE trace_id = ?'),
     deleteOldLogs: stmt('DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE time_ms < ? ORDER BY time_ms LIMIT ?)'),
     deleteOldAgg: stmt("DELETE FROM agg WHERE bucket_ms < ? AND kind != 'run'"),
@@ -257,31 +270,33 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   let flushScheduled = false;
   let closed = false;
 
-  function insertBatch(batch: WriteBatch, receivedMs: number, traceDeltas: Map<string, [number, number, number]>): WriteResult {
+  function insertBatch(batch: WriteBatch, receivedMs: number, traceDeltas: Map<string, TraceDelta>): WriteResult {
     const result: WriteResult = { insertedSpans: [], duplicateSpans: 0, insertedLogs: 0, duplicateLogs: 0 };
     for (const s of batch.spans) {
       const startUs = Number(s.startTimeUnixNano / 1000n);
       const endNs = s.endTimeUnixNano >= s.startTimeUnixNano ? s.endTimeUnixNano : s.startTimeUnixNano;
       const endUs = Number(endNs / 1000n);
+      let d = traceDeltas.get(s.traceId);
+      if (d === undefined) {
+        const known = S.findTrace.get(s.traceId) as Row | undefined;
+        const ref = known !== undefined ? Number(known.id) : Number(S.insertTrace.run(s.traceId, startUs, endUs, receivedMs).lastInsertRowid);
+        traceDeltas.set(s.traceId, (d = { ref, created: known === undefined, startUs, endUs, count: 0 }));
+      }
       const r = S.insertSpan.run(
         s.traceId, s.spanId, s.parentSpanId, internResource(s.resource), internScope(s.scope), s.name, s.kind,
         s.startTimeUnixNano, s.endTimeUnixNano, s.statusCode, s.statusMessage, JSON.stringify(s.attributes),
         s.events.length > 0 ? JSON.stringify(s.events.map(eventRow)) : null,
         s.links.length > 0 ? JSON.stringify(s.links.map(linkRow)) : null,
-        s.traceState, s.flags, s.droppedAttributesCount, s.droppedEventsCount, s.droppedLinksCount, receivedMs,
+        s.traceState, s.flags, s.droppedAttributesCount, s.droppedEventsCount, s.droppedLinksCount, receivedMs, d.ref,
       );
       if (r.changes === 0) {
         result.duplicateSpans++;
         continue;
       }
       result.insertedSpans.push(s);
-      const d = traceDeltas.get(s.traceId);
-      if (d === undefined) traceDeltas.set(s.traceId, [startUs, endUs, 1]);
-      else {
-        if (startUs < d[0]) d[0] = startUs;
-        if (endUs > d[1]) d[1] = endUs;
-        d[2]++;
-      }
+      if (startUs < d.startUs) d.startUs = startUs;
+      if (endUs > d.endUs) d.endUs = endUs;
+      d.count++;
     }
     for (const l of batch.logs) {
       const resourceId = internResource(l.resource);
@@ -317,12 +332,11 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     let newTraces = 0;
     try {
       results = transaction(() => {
-        const traceDeltas = new Map<string, [number, number, number]>();
+        const traceDeltas = new Map<string, TraceDelta>();
         const out = items.map((p) => insertBatch(p.batch, receivedMs, traceDeltas));
-        for (const [traceId, [startUs, endUs, count]] of traceDeltas) {
-          const r = S.upsertTrace.get(traceId, startUs, endUs, count, receivedMs) as Row;
-          // A span count equal to this batch's means the row was just created: one more trace.
-          if (Number(r.span_count) === count) newTraces++;
+        for (const d of traceDeltas.values()) {
+          if (d.count > 0) S.updateTrace.run(d.startUs, d.endUs, d.count, receivedMs, d.ref);
+          if (d.created) newTraces++;
         }
         return out;
       });
@@ -517,7 +531,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       }
       if (q.operation !== undefined) {
         where.push(`EXISTS (SELECT 1 FROM spans o${q.service !== undefined ? ' JOIN resources ro ON ro.id = o.resource_id' : ''}
-          WHERE o.trace_id = t.trace_id AND o.name = ?${q.service !== undefined ? ' AND ro.service = ?' : ''})`);
+          WHERE o.trace_ref = t.id AND o.name = ?${q.service !== undefined ? ' AND ro.service = ?' : ''})`);
         params.push(q.operation);
         if (q.service !== undefined) params.push(q.service);
       }
@@ -551,7 +565,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       }
       const onService = q.attributesOnService === true && q.service !== undefined;
       for (const [key, value] of q.attributes ?? []) {
-        where.push(`EXISTS (SELECT 1 FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.trace_id = t.trace_id${onService ? ' AND r.service = ?' : ''} AND (${attributeCondition(key)}))`);
+        where.push(`EXISTS (SELECT 1 FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.trace_ref = t.id${onService ? ' AND r.service = ?' : ''} AND (${attributeCondition(key)}))`);
         if (onService) params.push(q.service as string);
         params.push(...attributeParams(key, value));
       }
