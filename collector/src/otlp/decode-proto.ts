@@ -40,7 +40,6 @@ import {
   type StoredValue,
   storedDouble,
   storedInt,
-  toHex,
 } from './model.ts';
 import { ProtoReader, WIRE } from './proto-reader.ts';
 import { checkLogIds, checkSpanIds, recordItem } from './validate.ts';
@@ -170,8 +169,7 @@ function readScopeEnvelope(r: ProtoReader): { record: ScopeRecord; start: number
 
 /** Bytes of an id field as hex; a wrong length is kept as-is (hex of what came) and judged by `checkSpanIds`. */
 function idField(r: ProtoReader): string {
-  const [start, end] = r.range();
-  return toHex(r.buf, start, end);
+  return r.hex();
 }
 
 function span(r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord): SpanRecord {

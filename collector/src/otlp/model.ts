@@ -99,15 +99,6 @@ export interface DecodedBatch<T> {
   rejectMessages: string[];
 }
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-/** Lowercase hex of `bytes[start, end)`. */
-export function toHex(bytes: Uint8Array, start = 0, end = bytes.length): string {
-  let out = '';
-  for (let i = start; i < end; i++) out += HEX[bytes[i] as number] as string;
-  return out;
-}
-
 /** A double in the stored form: a plain number only when JSON keeps it a double. */
 export function storedDouble(value: number): StoredValue {
   if (Number.isFinite(value) && !Number.isInteger(value)) return value;

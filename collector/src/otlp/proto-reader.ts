@@ -136,14 +136,31 @@ export class ProtoReader {
   }
 
   string(): string {
-    const [start, end] = this.range();
-    return start === end ? '' : this.buf.toString('utf8', start, end);
+    const length = this.uint32();
+    if (length === 0) return '';
+    this.need(length);
+    const start = this.pos;
+    this.pos += length;
+    return this.buf.toString('utf8', start, this.pos);
+  }
+
+  /** Lowercase hex of a bytes field (ids). */
+  hex(): string {
+    const length = this.uint32();
+    if (length === 0) return '';
+    this.need(length);
+    const start = this.pos;
+    this.pos += length;
+    return this.buf.toString('hex', start, this.pos);
   }
 
   /** A sub-reader over a length-delimited (embedded message) field. */
   message(): ProtoReader {
-    const [start, end] = this.range();
-    return new ProtoReader(this.buf, start, end);
+    const length = this.uint32();
+    this.need(length);
+    const start = this.pos;
+    this.pos += length;
+    return new ProtoReader(this.buf, start, this.pos);
   }
 
   /** Skips a field of the given wire type (unknown fields are ignored, as protobuf requires). */
@@ -156,9 +173,12 @@ export class ProtoReader {
         this.need(8);
         this.pos += 8;
         return;
-      case WIRE.len:
-        this.range();
+      case WIRE.len: {
+        const length = this.uint32();
+        this.need(length);
+        this.pos += length;
         return;
+      }
       case WIRE.fixed32:
         this.need(4);
         this.pos += 4;
