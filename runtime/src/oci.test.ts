@@ -43,3 +43,13 @@ test('no limits: no resource sections besides devices', () => {
   const c = ociConfig({ ...base, limits: undefined }) as { linux: { resources: Record<string, unknown> } };
   assert.deepEqual(Object.keys(c.linux.resources), ['devices']);
 });
+
+test('host directories under /tmp or /run are bound after the container\'s own tmpfs there, read-only', () => {
+  const c = ociConfig({ ...base, hostDirs: ['/usr', '/tmp/meshlet-clone', '/run/tools', '/etc'] }) as { mounts: { destination: string; type: string; options?: string[] }[] };
+  const at = (d: string) => c.mounts.findIndex((m) => m.destination === d);
+  assert.ok(at('/tmp/meshlet-clone') > at('/tmp'), 'a meshlet clone in /tmp stays visible in the pod');
+  assert.ok(at('/run/tools') > at('/run'));
+  assert.ok(at('/usr') < at('/tmp'));
+  assert.ok(c.mounts[at('/tmp/meshlet-clone')]?.options?.includes('ro'));
+  assert.equal(c.mounts.at(-1)?.destination, '/srv/app');
+});

@@ -39,6 +39,13 @@ export const CPU_PERIOD_US = 100_000;
 /** Symlinks of a merged-/usr Debian root, recreated in the empty rootfs. */
 export const ROOTFS_SYMLINKS: Readonly<Record<string, string>> = Object.freeze({ bin: 'usr/bin', lib: 'usr/lib', lib64: 'usr/lib64', sbin: 'usr/sbin' });
 
+/** The container's own writable tmpfs directories; host directories below them are bound after them. */
+const TMPFS_DIRS = [
+  { path: '/tmp', options: ['mode=1777', 'size=262144k'] },
+  { path: '/run', options: ['mode=755', 'size=16384k'] },
+] as const;
+const underTmpfs = (dir: string) => TMPFS_DIRS.some((t) => dir === t.path || dir.startsWith(`${t.path}/`));
+
 const bindRo = (path: string) => ({ destination: path, type: 'bind', source: path, options: ['rbind', 'ro', 'nosuid', 'nodev'] });
 
 export function ociConfig(o: OciOptions): Record<string, unknown> {
@@ -67,11 +74,12 @@ export function ociConfig(o: OciOptions): Record<string, unknown> {
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
       { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-      ...o.hostDirs.map(bindRo),
+      ...o.hostDirs.filter((d) => !underTmpfs(d)).map(bindRo),
       { destination: '/etc/hosts', type: 'bind', source: o.hostsFile, options: ['bind', 'ro', 'nosuid', 'nodev'] },
-      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', 'size=262144k'] },
-      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=755', 'size=16384k'] },
-      // Last: the working directory may live under /tmp or /run on the host, which the tmpfs above would hide.
+      ...TMPFS_DIRS.map((t) => ({ destination: t.path, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...t.options] })),
+      // After the tmpfs mounts: host directories under /tmp or /run (a clone of meshlet in /tmp, whose
+      // install is bound for the pod's tools), and last the working directory, for the same reason.
+      ...o.hostDirs.filter(underTmpfs).map(bindRo),
       { destination: o.workingDir, type: 'bind', source: o.workingDir, options: ['rbind', 'rw', 'nosuid', 'nodev'] },
     ],
     linux: {
