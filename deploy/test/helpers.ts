@@ -3,10 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { freePort, waitFor } from '../../test/support.ts';
+export { freePort, waitFor };
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const MESHLET = join(REPO_ROOT, 'bin', 'meshlet.js');
@@ -18,14 +19,6 @@ export async function tempDir(t: TestContext, prefix: string): Promise<string> {
   return dir;
 }
 
-/** A port that was free a moment ago (for programs that cannot listen on port 0 and report it). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 export interface Started {
   child: ChildProcess;
@@ -123,18 +116,3 @@ export function hostPort(address: string): { host: string; port: number } {
   return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
 }
 
-/** Polls `check` until it returns a value (not undefined) or the time is up. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last: Error | undefined;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err as Error;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${last.message}`}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}

@@ -3,12 +3,13 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createControlClient } from '../src/control-client.ts';
 import type { MeshStatus } from '../src/mesh.ts';
 import { meshNames, podNames } from '../src/names.ts';
+import { freePort, waitFor } from '../../test/support.ts';
+export { freePort, waitFor };
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const MESHLET = join(REPO_ROOT, 'bin', 'meshlet.js');
@@ -29,14 +30,6 @@ export function uniqueNetwork(): { id: string; bridge: string; subnet: string; v
   }
 }
 
-/** A free TCP port on 127.0.0.1 (for published ports). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 export async function tempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -111,20 +104,6 @@ export async function writeApp(dir: string): Promise<void> {
   await writeFile(join(dir, 'app.js'), APP_JS);
 }
 
-export async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 export interface Inventory {
   netns: string[];

@@ -4,11 +4,12 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { QUERY_API } from '@meshlet/wire';
 import { REPO_ROOT, SHOP_DIR } from '../demo.ts';
+import { freePort, waitFor } from '../../../test/support.ts';
+export { freePort, waitFor };
 
 export const MESHLET = join(REPO_ROOT, 'bin', 'meshlet.js');
 
@@ -37,14 +38,6 @@ export function uniqueNetwork(): TestNetwork {
   }
 }
 
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /**
  * Writes the shop's mesh.yaml with the test's network and ports into `dir`; the services keep running
@@ -99,20 +92,6 @@ export async function api<T>(uiUrl: string, path: string): Promise<T> {
 
 export const paths = QUERY_API;
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 export interface Load {
   /** Resolves with the status of every request (0: no response) once the load has ended. */
