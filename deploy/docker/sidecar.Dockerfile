@@ -16,6 +16,7 @@ COPY runtime/package.json runtime/
 COPY ui/package.json ui/
 COPY bench/package.json bench/
 COPY deploy/package.json deploy/
+COPY examples/shop/package.json examples/shop/
 # A workspace keeps its own node_modules where its versions differ from the root's; each is made to
 # exist, so the COPY --from=deps lines below do not depend on the current dependency tree.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
