@@ -83,7 +83,10 @@ export function createAnalyzer(options: AnalyzerOptions): Analyzer {
           if (cachedSpans >= maxCached) continue;
           cache.set(s.traceId, (list = []));
         }
-        list.push(factsOf(s));
+        const facts = factsOf(s);
+        // One trace id string per cached trace, not one per span (the cache holds seconds of spans).
+        if (list.length > 0) facts.traceId = (list[0] as SpanFacts).traceId;
+        list.push(facts);
         cachedSpans++;
       }
     },

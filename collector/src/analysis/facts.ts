@@ -33,6 +33,21 @@ export interface SpanFacts {
   faultInjected: boolean;
 }
 
+/**
+ * One string per distinct value (span names, services, peers, versions, reasons): the analyzer keeps the
+ * facts of seconds of spans, and each decoded span brings its own copy of these few values.
+ */
+const interned = new Map<string, string>();
+const MAX_INTERNED = 20_000;
+function intern(value: string | undefined): string | undefined {
+  if (value === undefined || value.length > 200) return value;
+  const known = interned.get(value);
+  if (known !== undefined) return known;
+  if (interned.size >= MAX_INTERNED) interned.clear();
+  interned.set(value, value);
+  return value;
+}
+
 /** Service name when a resource has none (the OpenTelemetry SDK default). */
 export const UNKNOWN_SERVICE = 'unknown_service';
 
@@ -48,7 +63,7 @@ export function factsOf(span: SpanRecord): SpanFacts {
     span.statusCode === STATUS_CODE.error ||
     reasonKnown !== undefined ||
     (span.kind === SPAN_KIND.server && httpStatus !== undefined && httpStatus >= 500);
-  const reason: FailureReason | undefined = failed ? (reasonKnown ?? 'app_error') : undefined;
+  const reason: FailureReason | undefined = failed ? ((intern(reasonKnown) as FailureReason | undefined) ?? 'app_error') : undefined;
   const originAttr = stringAttr(a, ATTR.errorOrigin);
   const errorOrigin: FailureOrigin | undefined =
     reason === undefined ? undefined : originAttr === 'proxy' || originAttr === 'app' ? originAttr : reason === 'app_error' ? 'app' : 'proxy';
@@ -58,10 +73,10 @@ export function factsOf(span: SpanRecord): SpanFacts {
     traceId: span.traceId,
     spanId: span.spanId,
     parentSpanId: span.parentSpanId,
-    service: stringAttr(res, RESOURCE.serviceName) ?? UNKNOWN_SERVICE,
-    pod: stringAttr(res, RESOURCE.pod),
-    version: stringAttr(res, RESOURCE.serviceVersion),
-    name: span.name,
+    service: intern(stringAttr(res, RESOURCE.serviceName)) ?? UNKNOWN_SERVICE,
+    pod: intern(stringAttr(res, RESOURCE.pod)),
+    version: intern(stringAttr(res, RESOURCE.serviceVersion)),
+    name: intern(span.name) as string,
     kind: span.kind,
     startNs,
     endNs,
@@ -70,13 +85,13 @@ export function factsOf(span: SpanRecord): SpanFacts {
     failed,
     reason,
     errorOrigin,
-    message: span.statusMessage,
-    peerService: stringAttr(a, ATTR.peerService),
-    peerVersion: stringAttr(a, ATTR.peerVersion),
+    message: intern(span.statusMessage) as string,
+    peerService: intern(stringAttr(a, ATTR.peerService)),
+    peerVersion: intern(stringAttr(a, ATTR.peerVersion)),
     attempt: numberAttr(a, ATTR.retryAttempt),
     httpStatus,
     dropsContext: boolAttr(a, ATTR.contextPropagated) === false,
-    run: stringAttr(a, ATTR.run),
+    run: intern(stringAttr(a, ATTR.run)),
     faultInjected: boolAttr(a, ATTR.faultInjected) === true,
   };
 }

@@ -61,6 +61,8 @@ type TraceDelta = { ref: number; created: boolean; startUs: number; endUs: numbe
 const MAX_INTERNED = 10_000;
 /** Aggregate buckets kept parsed in memory (an hour of 10 s buckets for each kind, and then some). */
 const MAX_CACHED_BUCKETS = 5_000;
+/** Aggregate rows whose stored value the analysis keeps parsed (a few minutes of buckets). */
+const MAX_CURRENT_AGG = 3_000;
 
 /** Opens (creating when needed) the store. */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
@@ -75,7 +77,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   db.exec('PRAGMA auto_vacuum = INCREMENTAL');
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
-  db.exec(`PRAGMA cache_size = ${-1024 * (options.cacheMiB ?? 32)}`);
+  db.exec(`PRAGMA cache_size = ${-1024 * (options.cacheMiB ?? 16)}`);
   db.exec('PRAGMA temp_store = MEMORY');
   db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined)?.value;
@@ -166,6 +168,11 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
 
   /** Parsed aggregate rows per (kind, bucket); callers of `aggregates` must not mutate what they get. */
   const aggCache = new Map<string, AggregateRow[]>();
+  /**
+   * The stored value of recently updated aggregate rows (by `kind\u0001bucket\u0001run\u0001key`; null: no
+   * row), so that the analysis does not read and parse a row back before each update.
+   */
+  const aggCurrent = new Map<string, Counters | null>();
 
   // Counters kept in memory (count(*) over a million rows is too slow for /metrics).
   const counts = {
@@ -258,6 +265,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       // Ids interned during the failed transaction were rolled back with it.
       resourceIds.clear();
       scopeIds.clear();
+      // Aggregates updated in memory during the failed transaction were rolled back in the database.
+      aggCurrent.clear();
       batchResources = new WeakMap();
       batchScopes = new WeakMap();
       throw err;
@@ -430,12 +439,21 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
         }
         for (const [service, operation, kind, count, lastMs] of ops.values()) S.upsertServiceOp.run(service, operation, kind, count, lastMs);
         for (const [service, version, lastMs] of versions.values()) S.upsertVersion.run(service, version, lastMs);
-        for (const d of deltas.values()) {
-          const row = S.getAgg.get(d.kind, d.bucketMs, d.run, d.key) as Row | undefined;
-          const current = row === undefined ? {} : (JSON.parse(String(row.data)) as Counters);
-          addInto(current, d.data, 1);
+        if (aggCurrent.size + deltas.size > MAX_CURRENT_AGG) aggCurrent.clear();
+        for (const [id, d] of deltas) {
+          let current = aggCurrent.get(id);
+          if (current === undefined) {
+            const row = S.getAgg.get(d.kind, d.bucketMs, d.run, d.key) as Row | undefined;
+            current = row === undefined ? null : (JSON.parse(String(row.data)) as Counters);
+          }
+          const existed = current !== null;
+          current = addInto(current ?? {}, d.data, 1);
           if (hasCounts(current)) S.putAgg.run(d.kind, d.bucketMs, d.run, d.key, JSON.stringify(current));
-          else if (row !== undefined) S.deleteAgg.run(d.kind, d.bucketMs, d.run, d.key);
+          else {
+            if (existed) S.deleteAgg.run(d.kind, d.bucketMs, d.run, d.key);
+            current = null;
+          }
+          aggCurrent.set(id, current);
           aggCache.delete(`${d.kind}\u0001${d.bucketMs}`);
         }
       }, false);
@@ -456,7 +474,10 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const old = (S.oldTraces.all(cutoffMs * 1000, 5_000) as Row[]).map((r) => String(r.trace_id));
       if (old.length > 0) deleteTraces(old);
       removed.logs += Number(S.deleteOldLogs.run(cutoffMs, 20_000).changes);
-      if (Number(S.deleteOldAgg.run(cutoffMs).changes) + Number(S.deleteOldRunAgg.run(cutoffMs).changes) > 0) aggCache.clear();
+      if (Number(S.deleteOldAgg.run(cutoffMs).changes) + Number(S.deleteOldRunAgg.run(cutoffMs).changes) > 0) {
+        aggCache.clear();
+        aggCurrent.clear();
+      }
       // By size: drop the oldest 5 % of traces (and older logs) per step.
       if (usedBytes() > policy.maxBytes && counts.traces > 0) {
         const step = (S.oldestTraces.all(Math.max(100, Math.ceil(counts.traces * 0.05))) as Row[]);
