@@ -129,7 +129,7 @@ function readResourceEnvelope(r: ProtoReader): { record: ResourceRecord; start: 
         const m = r.message();
         while (m.more()) {
           const t = m.tag();
-          if (t === T(1, LEN)) keyValue(m.message(), record.attributes);
+          if (t === T(1, LEN)) keyValue(m, record.attributes);
           else if (t === T(2, VARINT)) record.droppedAttributesCount = m.uint32();
           else m.skip(t & 7);
         }
@@ -154,7 +154,7 @@ function readScopeEnvelope(r: ProtoReader): { record: ScopeRecord; start: number
           const t = m.tag();
           if (t === T(1, LEN)) record.name = m.string();
           else if (t === T(2, LEN)) record.version = m.string();
-          else if (t === T(3, LEN)) keyValue(m.message(), record.attributes);
+          else if (t === T(3, LEN)) keyValue(m, record.attributes);
           else if (t === T(4, VARINT)) record.droppedAttributesCount = m.uint32();
           else m.skip(t & 7);
         }
@@ -206,7 +206,7 @@ function span(r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord): Spa
       case T(6, VARINT): s.kind = r.int32(); break;
       case T(7, F64): s.startTimeUnixNano = r.fixed64(); break;
       case T(8, F64): s.endTimeUnixNano = r.fixed64(); break;
-      case T(9, LEN): keyValue(r.message(), s.attributes); break;
+      case T(9, LEN): keyValue(r, s.attributes); break;
       case T(10, VARINT): s.droppedAttributesCount = r.uint32(); break;
       case T(11, LEN): s.events.push(spanEvent(r.message())); break;
       case T(12, VARINT): s.droppedEventsCount = r.uint32(); break;
@@ -234,7 +234,7 @@ function spanEvent(r: ProtoReader): SpanEventRecord {
     const tag = r.tag();
     if (tag === T(1, F64)) e.timeUnixNano = r.fixed64();
     else if (tag === T(2, LEN)) e.name = r.string();
-    else if (tag === T(3, LEN)) keyValue(r.message(), e.attributes);
+    else if (tag === T(3, LEN)) keyValue(r, e.attributes);
     else if (tag === T(4, VARINT)) e.droppedAttributesCount = r.uint32();
     else r.skip(tag & 7);
   }
@@ -248,7 +248,7 @@ function spanLink(r: ProtoReader): SpanLinkRecord {
     if (tag === T(1, LEN)) l.traceId = idField(r);
     else if (tag === T(2, LEN)) l.spanId = idField(r);
     else if (tag === T(3, LEN)) l.traceState = r.string();
-    else if (tag === T(4, LEN)) keyValue(r.message(), l.attributes);
+    else if (tag === T(4, LEN)) keyValue(r, l.attributes);
     else if (tag === T(5, VARINT)) l.droppedAttributesCount = r.uint32();
     else if (tag === T(6, F32)) l.flags = r.fixed32();
     else r.skip(tag & 7);
@@ -279,8 +279,8 @@ function logRecord(r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord)
       case T(11, F64): l.observedTimeUnixNano = r.fixed64(); break;
       case T(2, VARINT): l.severityNumber = r.int32(); break;
       case T(3, LEN): l.severityText = r.string(); break;
-      case T(5, LEN): l.body = anyValue(r.message()); break;
-      case T(6, LEN): keyValue(r.message(), l.attributes); break;
+      case T(5, LEN): l.body = anyValue(r); break;
+      case T(6, LEN): keyValue(r, l.attributes); break;
       case T(7, VARINT): l.droppedAttributesCount = r.uint32(); break;
       case T(8, F32): l.flags = r.fixed32(); break;
       case T(9, LEN): l.traceId = idField(r); break;
@@ -292,20 +292,24 @@ function logRecord(r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord)
   return l;
 }
 
-/** Reads one KeyValue into `into`. */
+/** Reads one KeyValue (the embedded message at `r`'s position) into `into`. */
 function keyValue(r: ProtoReader, into: StoredAttributes): void {
+  const outer = r.enter();
   let key = '';
   let value: StoredValue = null;
   while (r.more()) {
     const tag = r.tag();
-    if (tag === T(1, LEN)) key = r.string();
-    else if (tag === T(2, LEN)) value = anyValue(r.message());
+    if (tag === T(1, LEN)) key = r.key();
+    else if (tag === T(2, LEN)) value = anyValue(r);
     else r.skip(tag & 7);
   }
+  r.leave(outer);
   into[key] = value;
 }
 
+/** Reads one AnyValue (the embedded message at `r`'s position). */
 function anyValue(r: ProtoReader): StoredValue {
+  const outer = r.enter();
   let value: StoredValue = null;
   // A oneof: the last field present wins, as protobuf parsers do.
   while (r.more()) {
@@ -320,7 +324,7 @@ function anyValue(r: ProtoReader): StoredValue {
         const values: StoredValue[] = [];
         while (m.more()) {
           const t = m.tag();
-          if (t === T(1, LEN)) values.push(anyValue(m.message()));
+          if (t === T(1, LEN)) values.push(anyValue(m));
           else m.skip(t & 7);
         }
         value = values;
@@ -331,7 +335,7 @@ function anyValue(r: ProtoReader): StoredValue {
         const kv: StoredAttributes = {};
         while (m.more()) {
           const t = m.tag();
-          if (t === T(1, LEN)) keyValue(m.message(), kv);
+          if (t === T(1, LEN)) keyValue(m, kv);
           else m.skip(t & 7);
         }
         value = { kv };
@@ -345,5 +349,6 @@ function anyValue(r: ProtoReader): StoredValue {
       default: r.skip(tag & 7);
     }
   }
+  r.leave(outer);
   return value;
 }

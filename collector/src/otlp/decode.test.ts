@@ -129,3 +129,18 @@ test('bad spans are rejected one by one (partial success); malformed requests fa
   assert.throws(() => decodeTraceJson('{"resourceSpans": 3}'), /resourceSpans must be an array/);
   assert.throws(() => decodeTraceJson('{not json'), /invalid JSON/);
 });
+
+test('protobuf: attribute keys read through the key cache stay exact (same length, many keys, long, non-ASCII)', () => {
+  const spans = sampleSpans();
+  const span = spans[0] as SpanRecord;
+  const keys: string[] = [];
+  // 40 keys of one length (more than the cache keeps per length), differing in their last byte only.
+  for (let i = 0; i < 40; i++) keys.push(`key.${String(i).padStart(3, '0')}`);
+  keys.push('k'.repeat(100), 'clé.ünïcode', 'a', 'b');
+  const attributes = Object.fromEntries(keys.map((k, i) => [k, i]));
+  const batch = Array.from({ length: 3 }, () => ({ ...span, attributes }));
+  for (let round = 0; round < 2; round++) {
+    const decoded = decodeTraceRequest(encodeTraceRequest(batch));
+    for (const s of decoded.items) assert.deepEqual(s.attributes, attributes);
+  }
+});

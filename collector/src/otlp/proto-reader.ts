@@ -5,11 +5,21 @@ import { OtlpDecodeError } from '../errors.ts';
 
 export const WIRE = Object.freeze({ varint: 0, fixed64: 1, len: 2, startGroup: 3, endGroup: 4, fixed32: 5 });
 
+interface CachedKey {
+  bytes: Uint8Array;
+  text: string;
+}
+const MAX_CACHED_KEY = 64;
+const KEYS_PER_LENGTH = 16;
+/** Recently read keys by their length in bytes (see `ProtoReader.key`). */
+const recentKeys: CachedKey[][] = Array.from({ length: MAX_CACHED_KEY + 1 }, () => []);
+
 /** Reads one message (or a sub-range of it) from a buffer. `path` names the message in errors. */
 export class ProtoReader {
   readonly buf: Buffer;
   pos: number;
-  readonly end: number;
+  /** End of what may be read: the message's end, or the end of an embedded message entered with `enter`. */
+  end: number;
 
   constructor(buf: Buffer, start = 0, end = buf.length) {
     this.buf = buf;
@@ -152,6 +162,49 @@ export class ProtoReader {
     const start = this.pos;
     this.pos += length;
     return this.buf.toString('hex', start, this.pos);
+  }
+
+  /**
+   * A string field whose values repeat from message to message (attribute keys): short ones come from a
+   * small cache of recent values, so a key read for every span is one string (cheap as a property name)
+   * instead of a new one each time.
+   */
+  key(): string {
+    const length = this.uint32();
+    if (length === 0) return '';
+    this.need(length);
+    const buf = this.buf;
+    const start = this.pos;
+    this.pos += length;
+    if (length > MAX_CACHED_KEY) return buf.toString('utf8', start, this.pos);
+    const list = recentKeys[length] as CachedKey[];
+    next: for (const entry of list) {
+      const bytes = entry.bytes;
+      for (let i = 0; i < length; i++) if (bytes[i] !== buf[start + i]) continue next;
+      return entry.text;
+    }
+    const text = buf.toString('utf8', start, this.pos);
+    if (list.length >= KEYS_PER_LENGTH) list.pop();
+    list.unshift({ bytes: Uint8Array.prototype.slice.call(buf, start, this.pos), text });
+    return text;
+  }
+
+  /**
+   * Enters an embedded message in place (no sub-reader): reads its length and bounds reading to it.
+   * Returns the outer bound, for `leave`.
+   */
+  enter(): number {
+    const length = this.uint32();
+    this.need(length);
+    const outer = this.end;
+    this.end = this.pos + length;
+    return outer;
+  }
+
+  /** Leaves the embedded message entered with `enter` (skipping what is left of it). */
+  leave(outer: number): void {
+    this.pos = this.end;
+    this.end = outer;
   }
 
   /** A sub-reader over a length-delimited (embedded message) field. */
