@@ -4,7 +4,7 @@
 // then hands the verb to the part that owns it. Plain JavaScript on purpose: older Nodes
 // cannot strip types.
 import { spawn } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -20,6 +20,25 @@ const parts = {
   inject: 'deploy/kubernetes/src/main.ts',
 };
 const runtimeCli = 'runtime/src/main.ts';
+// verb -> a build of its part (`npm run build`), run instead of the sources while it is up to date.
+const builds = {
+  proxy: 'proxy/dist',
+};
+
+/**
+ * The built entry of a part, when it exists and no source it was built from changed since (its
+ * `inputs.json`); else null, and the .ts sources run. `MESHLET_SOURCES=1` forces the sources.
+ */
+function upToDateBuild(dir) {
+  if (process.env.MESHLET_SOURCES === '1') return null;
+  try {
+    const { builtAtMs, inputs } = JSON.parse(readFileSync(join(root, dir, 'inputs.json'), 'utf8'));
+    for (const input of inputs) if (statSync(join(root, input)).mtimeMs > builtAtMs) return null;
+    return `${dir}/main.js`;
+  } catch {
+    return null; // not built, or a source was removed
+  }
+}
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < REQUIRED_MAJOR) {
@@ -44,14 +63,14 @@ if (major < REQUIRED_MAJOR) {
     else process.exit(code ?? 1);
   });
 } else if (process.argv[2] === '--version' || process.argv[2] === '-V') {
-  const { readFileSync } = await import('node:fs');
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   process.stdout.write(`meshlet ${version} (node ${process.versions.node})\n`);
 } else {
   const argv = process.argv.slice(2);
   const verb = argv[0];
-  const target = verb !== undefined && Object.hasOwn(parts, verb) ? parts[verb] : runtimeCli;
-  const args = target === runtimeCli ? argv : argv.slice(1);
+  const own = verb !== undefined && Object.hasOwn(parts, verb);
+  const target = own ? ((Object.hasOwn(builds, verb) && upToDateBuild(builds[verb])) || parts[verb]) : runtimeCli;
+  const args = own ? argv.slice(1) : argv;
   const file = join(root, target);
   if (!existsSync(file)) {
     process.stderr.write(`meshlet: \`${verb}\` is not available in this build (missing ${target})\n`);

@@ -5,11 +5,15 @@
 //
 //   client ──► [proxy A] ──► [proxy B] ──► upstream (nginx, `return 200`)
 //
-// Usage: node bench/proxy/run.ts [--seconds 10] [--only direct,meshlet,meshlet-off,naive,nginx,haproxy] [--cpu-prof DIR] [--out FILE]
+// Usage: node bench/proxy/run.ts [--seconds 10] [--only direct,meshlet,meshlet-off,meshlet-flags,naive,nginx,haproxy]
+//          [--node-flags "--max-semi-space-size=4 ..."] [--cpu-prof DIR] [--out FILE]
+// `meshlet-flags` is one more telemetry-on pair whose Node runs with --node-flags (to compare V8 flags).
+// The sidecars run what `meshlet proxy` runs: proxy/dist/main.js when built and up to date, else the
+// .ts sources (MESHLET_SOURCES=1 forces them); the table says which.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fixedRate, type FixedRateResult } from './fixed-rate.ts';
@@ -24,6 +28,7 @@ const flag = (name: string): string | undefined => {
 const SECONDS = Number(flag('--seconds') ?? 10);
 const ONLY = flag('--only')?.split(',');
 const CPU_PROF = flag('--cpu-prof');
+const NODE_FLAGS = flag('--node-flags')?.split(' ').filter((f) => f !== '') ?? [];
 const OUT = flag('--out') ?? join(ROOT, 'bench', 'results', 'proxy.json');
 const CLK_TCK = 100;
 
@@ -127,7 +132,7 @@ backend b
   return child;
 }
 
-async function meshletPair(name: string, upstream: number, telemetry: boolean, sink: string): Promise<{ entry: number; procs: ChildProcess[] }> {
+async function meshletPair(name: string, upstream: number, telemetry: boolean, sink: string, nodeFlags: string[] = []): Promise<{ entry: number; procs: ChildProcess[] }> {
   const [bIn, bOut, bAdmin, aIn, aOut, aAdmin] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const common = (service: string) => ({
     service,
@@ -144,10 +149,22 @@ async function meshletPair(name: string, upstream: number, telemetry: boolean, s
   const node = process.execPath;
   const prof = (side: string) => (CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROF, '--cpu-prof-name', `${name}-${side}.cpuprofile`]);
   const accessLog = (side: string) => (telemetry ? ['--access-log', join(dir, `${name}-${side}-access.log`)] : ['--no-access-log']);
-  const b = start(node, [...prof('b'), join(ROOT, 'bin', 'meshlet.js'), 'proxy', '--config', cfgB, ...accessLog('b')]);
-  const a = start(node, [...prof('a'), join(ROOT, 'bin', 'meshlet.js'), 'proxy', '--config', cfgA, ...accessLog('a')]);
+  const b = start(node, [...nodeFlags, ...prof('b'), join(ROOT, 'bin', 'meshlet.js'), 'proxy', '--config', cfgB, ...accessLog('b')]);
+  const a = start(node, [...nodeFlags, ...prof('a'), join(ROOT, 'bin', 'meshlet.js'), 'proxy', '--config', cfgA, ...accessLog('a')]);
   await Promise.all([waitPort(bIn), waitPort(aOut)]);
   return { entry: aOut, procs: [a, b] };
+}
+
+/** Which entry `meshlet proxy` runs here: the build (proxy/dist) or the .ts sources. */
+async function sidecarBuild(): Promise<string> {
+  if (process.env.MESHLET_SOURCES === '1') return 'the .ts sources (MESHLET_SOURCES=1)';
+  try {
+    const { builtAtMs, inputs } = JSON.parse(await readFile(join(ROOT, 'proxy', 'dist', 'inputs.json'), 'utf8')) as { builtAtMs: number; inputs: string[] };
+    for (const input of inputs) if ((await stat(join(ROOT, input))).mtimeMs > builtAtMs) return 'the .ts sources (proxy/dist is stale)';
+    return 'the build proxy/dist/main.js';
+  } catch {
+    return 'the .ts sources (not built)';
+  }
 }
 
 /** A sink for the spans of "telemetry on": accepts OTLP/HTTP and discards it, in its own process. */
@@ -243,6 +260,8 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   dir = await mkdtemp(join(tmpdir(), 'meshlet-bench-proxy-'));
+  const loadBefore = loadavg()[0] as number;
+  const sidecarEntry = await sidecarBuild();
   if (CPU_PROF !== undefined) await mkdir(CPU_PROF, { recursive: true });
   const upstreamPort = await freePort();
   const upstream = await nginx('upstream', upstreamPort, `server { listen 127.0.0.1:${upstreamPort}; location / { return 200 "hello from upstream\\n"; } }`);
@@ -254,6 +273,11 @@ async function main(): Promise<void> {
   if (want('meshlet')) {
     const pair = await meshletPair('meshlet', upstreamPort, true, sink);
     rows.push(await measure('meshlet pair (telemetry on)', pair.entry, pair.procs));
+    await stop(pair.procs);
+  }
+  if (want('meshlet-flags')) {
+    const pair = await meshletPair('meshlet-flags', upstreamPort, true, sink, NODE_FLAGS);
+    rows.push(await measure(`meshlet pair (telemetry on, ${NODE_FLAGS.join(' ')})`, pair.entry, pair.procs));
     await stop(pair.procs);
   }
   if (want('meshlet-off')) {
@@ -287,8 +311,9 @@ async function main(): Promise<void> {
   void upstream;
   const md = table(rows);
   await mkdir(join(OUT, '..'), { recursive: true });
-  await writeFile(OUT, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, rows }, null, 2));
-  process.stdout.write(`${md}\n`);
+  const load = `1-min load average ${loadBefore.toFixed(2)} before, ${(loadavg()[0] as number).toFixed(2)} after`;
+  await writeFile(OUT, JSON.stringify({ at: new Date().toISOString(), seconds: SECONDS, sidecarEntry, load, nodeFlags: NODE_FLAGS, rows }, null, 2));
+  process.stdout.write(`${md}\n\nmeshlet sidecars ran ${sidecarEntry}; ${load}; ${SECONDS} s per phase.\n`);
 }
 
 try {

@@ -2,7 +2,6 @@
 // environment variables and command-line flags, with precedence flags > env > file > defaults
 // (STYLE.md). The result is validated once with the wire schema; every problem is listed with its path.
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { envName, sidecarConfigSchema, type SidecarConfig } from '@meshlet/wire';
 import { ConfigError, UsageError } from './errors.ts';
 
@@ -107,7 +106,7 @@ export function envOverrides(env: NodeJS.ProcessEnv): Overrides {
   return o;
 }
 
-/** Reads a config file: JSON when it parses as JSON, else YAML. Errors name the file (and line for YAML). */
+/** Reads a config file, JSON or YAML (parsed as YAML, a superset of JSON). Errors name the file (and line for YAML). */
 export async function readConfigFile(path: string): Promise<unknown> {
   let text: string;
   try {
@@ -115,6 +114,8 @@ export async function readConfigFile(path: string): Promise<unknown> {
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`]);
   }
+  // Loaded here, not at start: sidecars the runtime starts get their config as JSON from --config-url.
+  const { parse: parseYaml } = await import('yaml');
   try {
     return parseYaml(text, { prettyErrors: true }) as unknown; // YAML is a superset of JSON
   } catch (err) {
