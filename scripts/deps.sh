@@ -4,9 +4,9 @@
 set -euo pipefail
 
 case "${1:-test}" in
-  demo)  packages=(iproute2 iptables runc procps) ;;
-  test)  packages=(iproute2 iptables runc procps nginx-light haproxy prometheus chromium fonts-dejavu-core) ;;
-  bench) packages=(iproute2 iptables runc procps nginx-light haproxy wrk hey nghttp2-client) ;;
+  demo)  packages=(iproute2 iptables runc procps openssl) ;;
+  test)  packages=(iproute2 iptables runc procps openssl nginx-light haproxy prometheus chromium fonts-dejavu-core) ;;
+  bench) packages=(iproute2 iptables runc procps openssl nginx-light haproxy wrk hey nghttp2-client) ;;
   *) echo "deps: unknown set '$1' (test, demo, bench)" >&2; exit 2 ;;
 esac
 

@@ -88,3 +88,17 @@ test('process isolation: everything on the pod address, no VIPs', () => {
   assert.equal(c.app, '127.77.0.2:8080');
   assert.equal(c.destinations['payments']?.vip, undefined);
 });
+
+test('mtls: every pod gets its own leaf and the mesh CA as tls; destinations carry their SPIFFE ids', () => {
+  const m = { ...s, mtls: true };
+  const leaves = new Map(pods.map((p) => [p.name, { certPem: `cert of ${p.name}`, keyPem: `key of ${p.name}`, identity: `spiffe://shop/svc/${p.service}` }]));
+  const c = buildSidecarConfig({ ...ctx, spec: m, tls: { caPem: 'the CA', leaves } }, pods[1] as PodView);
+  assert.deepEqual(c.tls, { certPem: 'cert of payments-1', keyPem: 'key of payments-1', caPem: 'the CA', identity: 'spiffe://shop/svc/payments' });
+  assert.equal(c.destinations['catalog']?.identity, 'spiffe://shop/svc/catalog');
+  // The caller policy is by service name; the sidecar matches it against the caller's verified SPIFFE id.
+  assert.deepEqual(c.inbound.deny, ['gateway']);
+  // Without mtls there is no tls, even when leaves are around.
+  assert.equal(buildSidecarConfig({ ...ctx, tls: { caPem: 'the CA', leaves } }, pods[1] as PodView).tls, null);
+  // A pod of an mTLS mesh without a leaf is a bug: it fails loudly instead of serving plain HTTP.
+  assert.throws(() => buildSidecarConfig({ ...ctx, spec: m, tls: { caPem: 'the CA', leaves: new Map() } }, pods[1] as PodView), /payments-1 has no certificate/);
+});

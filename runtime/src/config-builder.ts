@@ -41,6 +41,11 @@ export interface ConfigContext {
   /** OTLP/HTTP base URL, or null when telemetry is off. */
   collectorUrl: string | null;
   isolation: 'netns' | 'process';
+  /**
+   * Under `mtls: true`: the mesh CA and each pod's current leaf (see mesh-ca.ts). Every pod of an
+   * mTLS mesh must have one; its sidecar gets it as `tls`.
+   */
+  tls?: { caPem: string; leaves: ReadonlyMap<string, { certPem: string; keyPem: string; identity: string }> };
 }
 
 /** The key a fault is switched by: its name, or `fault-<n>` (1-based) when unnamed. */
@@ -62,6 +67,13 @@ const retryOf = (r: NonNullable<ServiceSpec['retries']>) => ({
 
 const matchOf = (m: RouteSpec['match']) =>
   Object.fromEntries(Object.entries({ path: m.path, pathPrefix: m.pathPrefix, method: m.method, headers: m.headers }).filter(([, v]) => v !== undefined));
+
+function tlsOf(ctx: ConfigContext, pod: PodView): NonNullable<SidecarConfigInput['tls']> {
+  const leaf = ctx.tls?.leaves.get(pod.name);
+  // The mesh issues a pod's leaf before the pod exists; a pod without one is a bug, not bad input.
+  if (ctx.tls === undefined || leaf === undefined) throw new Error(`mtls: pod ${pod.name} has no certificate`);
+  return { certPem: leaf.certPem, keyPem: leaf.keyPem, caPem: ctx.tls.caPem, identity: leaf.identity };
+}
 
 /**
  * The config of one pod's sidecar (without `revision`, which the server assigns).
@@ -122,6 +134,7 @@ export function buildSidecarConfig(ctx: ConfigContext, pod: PodView): SidecarCon
       faults: [],
     },
     destinations,
+    tls: spec.mtls ? tlsOf(ctx, pod) : null,
   };
   return sidecarConfigSchema.parse(input);
 }

@@ -126,6 +126,7 @@ async function meshEnv(log: MeshEnv['log']): Promise<Omit<MeshEnv, 'onEvent'>> {
     }
   }
   const statusMs = Number(process.env[envName('runtime', 'status_interval_ms')] ?? '');
+  const renewMs = Number(process.env[envName('runtime', 'cert_renew_ms')] ?? '');
   return {
     stateRoot: '',
     host: createHost(),
@@ -135,6 +136,7 @@ async function meshEnv(log: MeshEnv['log']): Promise<Omit<MeshEnv, 'onEvent'>> {
     nodePath: process.execPath,
     log,
     ...(Number.isFinite(statusMs) && statusMs > 0 ? { statusIntervalMs: statusMs } : {}),
+    ...(Number.isFinite(renewMs) && renewMs > 0 ? { leafRenewAfterMs: renewMs } : {}),
   };
 }
 
@@ -539,6 +541,10 @@ async function check(g: Globals, f: { file?: string; isolation: 'netns' | 'proce
     add('spec', true, `${basename(file)}: mesh ${spec.name}, ${Object.keys(spec.services).length} service(s)`);
   } catch (e) {
     add('spec', false, isRuntimeError(e) ? [e.message, ...e.details].join('\n') : (e as Error).message);
+  }
+  if (spec?.mtls === true) {
+    const path = await findTool('openssl');
+    add('tool openssl', path !== undefined, path === undefined ? 'not installed (mtls: true issues the sidecar certificates with it)' : `${path} (mtls: the runtime is the mesh CA)`);
   }
   if (f.isolation === 'netns') {
     add('root', isRoot(), isRoot() ? 'running as root' : needsRootError('up').message);

@@ -26,12 +26,13 @@ import type { Host } from './host.ts';
 import { hostsFile } from './hosts-file.ts';
 import { allocateIp, subnetLayout } from './ipam.ts';
 import { createLogWriter, type LogWriter } from './log-store.ts';
+import { caPaths, issueLeaf, planMeshCa, renewAtMs, type Leaf } from './mesh-ca.ts';
 import { desiredPods, type DesiredPod, type PodTemplate } from './model.ts';
 import { meshNames, OWNER_ENV, podNames, type MeshNames, type PodNames } from './names.ts';
 import { bundleDir, planMeshSetup, planPodSetup, podJournalPrefix, SIDECAR_UID, type HostBase, type MeshPlanContext, type NetworkFacts } from './plan.ts';
 import { createPod, type Pod, type PodLauncher, type PodStatus } from './pod.ts';
 import { createPortForwarder, type PortForwarder } from './port-forward.ts';
-import { checkPortFree, gatherHostFacts, preflightProblems } from './preflight.ts';
+import { checkPortFree, findTool, gatherHostFacts, preflightProblems } from './preflight.ts';
 import { execInContainer, runCommand, startContainer, startProcess, type Running } from './processes.ts';
 import { signalProcess, startTicks, sweepOwner } from './procs.ts';
 import { publishRestore } from './host-iptables.ts';
@@ -52,6 +53,8 @@ export interface MeshEnv {
   onEvent(event: MeshEvent): void;
   statusIntervalMs?: number;
   stopGraceMs?: number;
+  /** mTLS: re-issue each leaf this long after it was issued instead of at 2/3 of its life (tests). */
+  leafRenewAfterMs?: number;
 }
 
 /** An event of the daemon's stream: infrastructure events and (for `up` in the foreground) app output. */
@@ -99,12 +102,14 @@ export interface Mesh {
   /** The env of a pod's app (for `exec` in process isolation). */
   appEnv(pod: string): Record<string, string> | undefined;
   template(pod: string): PodTemplate | undefined;
+  /** A pod's sidecar config as the runtime builds it, private key redacted. */
   config(pod: string): SidecarConfig | undefined;
   waitSettled(timeoutMs: number): Promise<{ ok: boolean; notReady: string[]; failed: string[] }>;
   down(): Promise<string[]>;
 }
 
 const STOP_GRACE_MS = 5_000;
+const LEAF_RETRY_MS = 60_000; // 1 min: a failed re-issue is retried long before the old leaf expires
 
 /** The sidecar's command line for a pod. */
 function sidecarArgv(env: MeshEnv, configUrl: string, admin: string): string[] {
@@ -205,6 +210,11 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
   let collectorInfo: { otlp: string; ui: string } | undefined;
   let telemetry: TelemetryHub | undefined;
   let closing = false;
+  // mTLS: the mesh CA (created by the mesh/ca step) and each pod's current leaf; keys stay in memory.
+  const ca = caPaths(meshDir);
+  let caPem: string | undefined;
+  const leaves = new Map<string, Leaf & { renewAtMs: number }>();
+  let renewTimer: NodeJS.Timeout | undefined;
 
   const specDir = () => dirname(input.specPath);
   const collectorUrl = (): string | null => {
@@ -323,7 +333,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
   const podViews = (): PodView[] => [...pods.values()].map((p) => ({ name: p.name, service: p.service, version: p.version, ip: p.ip, ready: p.status().ready }));
   const configs = (): Map<string, SidecarConfig> => {
     const views = podViews();
-    const ctx = { spec, pods: views, vips: record.vips, overrides: { traffic: record.traffic, faults: record.faults }, collectorUrl: collectorUrl(), isolation };
+    const ctx = { spec, pods: views, vips: record.vips, overrides: { traffic: record.traffic, faults: record.faults }, collectorUrl: collectorUrl(), isolation, ...(caPem === undefined ? {} : { tls: { caPem, leaves } }) };
     return new Map(views.map((v) => [v.name, buildSidecarConfig(ctx, v)]));
   };
   let publishChain: Promise<void> = Promise.resolve();
@@ -362,9 +372,53 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
 
   const emitEvent = (event: Omit<MeshEvent, 'mesh' | 'atMs'> & { atMs?: number }) => env.onEvent({ mesh, atMs: Date.now(), ...event });
 
+  // ---- mTLS leaves ----------------------------------------------------------------------------
+  const issue = async (pod: { name: string; service: string }): Promise<void> => {
+    if (caPem === undefined) throw new Error(`mtls: the CA of mesh ${mesh} is not there`);
+    const leaf = await issueLeaf(env.host, { ...ca, pem: caPem }, { mesh, service: pod.service, pod: pod.name });
+    leaves.set(pod.name, { ...leaf, renewAtMs: env.leafRenewAfterMs === undefined ? renewAtMs(leaf) : Date.now() + env.leafRenewAfterMs });
+  };
+  /** Re-issues due leaves (at 2/3 of their life), pushes them, and sleeps until the next one is due. */
+  const scheduleRenewal = (delayMs?: number) => {
+    if (renewTimer !== undefined) clearTimeout(renewTimer);
+    renewTimer = undefined;
+    if (closing || leaves.size === 0) return;
+    const next = Math.min(...[...leaves.values()].map((l) => l.renewAtMs));
+    // setTimeout holds at most 2^31-1 ms (~24.8 days); a later wake-up just reschedules.
+    renewTimer = setTimeout(() => void renewDue(), Math.min(delayMs ?? Math.max(0, next - Date.now()), 2 ** 31 - 1));
+    renewTimer.unref();
+  };
+  const renewDue = async () => {
+    renewTimer = undefined;
+    const now = Date.now();
+    let failed = false;
+    for (const [name, leaf] of leaves) {
+      if (leaf.renewAtMs > now || closing) continue;
+      const pod = pods.get(name);
+      if (pod === undefined) continue;
+      try {
+        await issue({ name, service: pod.service });
+        emitEvent({ pod: name, kind: 'event', name: 'meshlet.pod.certificate_renewed', message: `new certificate for ${leaf.identity}, valid until ${new Date(leaves.get(name)?.notAfterMs ?? 0).toISOString()}` });
+      } catch (err) {
+        failed = true;
+        env.log('warn', `re-issuing the certificate of ${name} failed (the current one is valid until ${new Date(leaf.notAfterMs).toISOString()}): ${(err as Error).message}`);
+      }
+    }
+    schedulePush();
+    scheduleRenewal(failed ? LEAF_RETRY_MS : undefined);
+  };
+
   // ---- pods -----------------------------------------------------------------------------------
   const addPods = async (toAdd: DesiredPod[]): Promise<void> => {
     if (toAdd.length === 0) return;
+    // Certificates first: a sidecar of an mTLS mesh must get its leaf with its very first config.
+    if (spec.mtls) {
+      await Promise.all(toAdd.map((pod) => issue(pod))).catch((err: Error) => {
+        for (const pod of toAdd) leaves.delete(pod.name);
+        throw new RuntimeError(ERROR_CODES.exec, `issuing sidecar certificates failed: ${err.message}`, { hint: 'is openssl installed (scripts/deps.sh)?' });
+      });
+      scheduleRenewal();
+    }
     const taken = new Set(Object.values(record.pods).map((p) => p.ip));
     const steps: Step[] = [];
     for (const pod of toAdd) {
@@ -391,7 +445,10 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
     try {
       await applyPlan([steps], { deps, journal, concurrency: 4 });
     } catch (err) {
-      for (const pod of toAdd) delete record.pods[pod.name];
+      for (const pod of toAdd) {
+        delete record.pods[pod.name];
+        leaves.delete(pod.name);
+      }
       await persist();
       throw err;
     }
@@ -468,6 +525,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
         }
         pods.delete(name);
         desired.delete(name);
+        leaves.delete(name);
         schedulePush();
         await logWriters.get(name)?.app.close();
         await logWriters.get(name)?.sidecar.close();
@@ -544,7 +602,9 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
         }));
       }
     }
-    if (spec.mtls) problems.push(new RuntimeError(ERROR_CODES.unsupported, 'mtls: true is not supported by this runtime yet (it does not issue sidecar certificates)', { hint: 'remove mtls from the spec' }));
+    if (spec.mtls && (await findTool('openssl')) === undefined) {
+      problems.push(new RuntimeError(ERROR_CODES.missingTool, 'mtls: true needs `openssl` (the runtime issues the sidecar certificates with it), which is not installed', { hint: 'install the Debian package openssl (scripts/deps.sh does it)' }));
+    }
     if (problems.length > 0) {
       const first = problems[0] as RuntimeError;
       throw new RuntimeError(first.code, problems.length === 1 ? first.message : `${problems.length} problems prevent mesh ${mesh} from starting; nothing was created`, {
@@ -608,6 +668,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
   const shutdown = async (): Promise<string[]> => {
     closing = true;
     if (pushTimer !== undefined) clearTimeout(pushTimer);
+    if (renewTimer !== undefined) clearTimeout(renewTimer);
     const problems = await removePods([...pods.keys()]);
     for (const f of forwarders.values()) await f.close();
     forwarders.clear();
@@ -636,6 +697,11 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
         undo: [],
       };
       await applyPlan([[probeStep]], { deps, journal });
+    }
+    if (spec.mtls) {
+      await applyPlan([[planMeshCa({ mesh, meshDir })]], { deps, journal });
+      caPem = await env.host.readFile(ca.cert);
+      if (caPem === undefined) throw new RuntimeError(ERROR_CODES.exec, `the mesh CA certificate ${ca.cert} was not written`);
     }
     configServer = await createConfigServer({ host: network.bridgeIp, port: RUNTIME_CONFIG_PORT });
     await startCollector();
@@ -666,7 +732,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
       const a = next.spec.network;
       const b = spec.network;
       if (JSON.stringify(a) !== JSON.stringify(b) || JSON.stringify(next.spec.telemetry) !== JSON.stringify(spec.telemetry) || next.spec.mtls !== spec.mtls) {
-        throw new RuntimeError(ERROR_CODES.conflict, `the network or telemetry settings of mesh ${mesh} changed; run \`meshlet down\` first to apply them`);
+        throw new RuntimeError(ERROR_CODES.conflict, `the network, telemetry or mtls settings of mesh ${mesh} changed; run \`meshlet down\` first to apply them`);
       }
       const publishesBefore = JSON.stringify(Object.values(spec.services).map((s) => s.publish));
       spec = next.spec;
@@ -744,7 +810,11 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
       return d === undefined || ip === undefined ? undefined : appEnv(d, ip);
     },
     template: (pod) => desired.get(pod)?.template,
-    config: (pod) => configs().get(pod),
+    config: (pod) => {
+      // For `inspect`: the private key stays between the runtime and the pod's sidecar.
+      const c = configs().get(pod);
+      return c?.tls == null ? c : { ...c, tls: { ...c.tls, keyPem: '(redacted)' } };
+    },
     async waitSettled(timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
