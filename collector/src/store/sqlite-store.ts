@@ -61,8 +61,11 @@ type TraceDelta = { ref: number; created: boolean; startUs: number; endUs: numbe
 const MAX_INTERNED = 10_000;
 /** Aggregate buckets kept parsed in memory (an hour of 10 s buckets for each kind, and then some). */
 const MAX_CACHED_BUCKETS = 5_000;
-/** Aggregate rows whose stored value the analysis keeps parsed (a few minutes of buckets). */
-const MAX_CURRENT_AGG = 3_000;
+/**
+ * Aggregate rows whose stored value the analysis keeps parsed: the rows of the buckets being filled (live
+ * traffic touches one or two buckets, ~25 rows each); bounded because each holds latency histograms.
+ */
+const MAX_CURRENT_AGG = 600;
 
 /** Opens (creating when needed) the store. */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
@@ -77,7 +80,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   db.exec('PRAGMA auto_vacuum = INCREMENTAL');
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
-  db.exec(`PRAGMA cache_size = ${-1024 * (options.cacheMiB ?? 16)}`);
+  db.exec(`PRAGMA cache_size = ${-1024 * (options.cacheMiB ?? 32)}`);
   db.exec('PRAGMA temp_store = MEMORY');
   db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined)?.value;
