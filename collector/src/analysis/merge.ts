@@ -27,11 +27,17 @@ export function addInto(target: Counters, delta: Counters, sign: 1 | -1 = 1): Co
     } else {
       const sub = typeof t === 'object' ? t : {};
       addInto(sub, d, sign);
-      if (Object.keys(sub).length === 0) delete target[key];
+      if (isEmpty(sub)) delete target[key];
       else target[key] = sub;
     }
   }
   return target;
+}
+
+/** True when an object has no own enumerable key (without listing its keys: histograms have hundreds). */
+function isEmpty(record: Counters): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return false;
+  return true;
 }
 
 /** A number field of an aggregate, 0 when absent. */
