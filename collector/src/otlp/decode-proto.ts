@@ -61,9 +61,11 @@ interface Shape<T> {
   check(item: T): string | null;
 }
 
+const checkHexSpanIds = (s: SpanRecord): string | null => checkSpanIds(s, true);
+
 /** Decodes an `ExportTraceServiceRequest`. Throws `OtlpDecodeError` (with the field path) when malformed. */
 export function decodeTraceRequest(body: Buffer): DecodedBatch<SpanRecord> {
-  return decodeRequest(body, { resources: 'resourceSpans', scopes: 'scopeSpans', items: 'spans', item: span, check: checkSpanIds });
+  return decodeRequest(body, { resources: 'resourceSpans', scopes: 'scopeSpans', items: 'spans', item: span, check: checkHexSpanIds });
 }
 
 /** Decodes an `ExportLogsServiceRequest`. Throws `OtlpDecodeError` when malformed. */

@@ -11,15 +11,17 @@ const HEX_ID = /^[0-9a-f]*$/;
 
 /**
  * Returns why a span cannot be stored, or null when it can. Normalises an all-zero parent id to `''`
- * (a root), as the W3C trace context treats it.
+ * (a root), as the W3C trace context treats it. `hexIds`: the ids were made from bytes (protobuf), so
+ * only their lengths can be wrong.
  */
-export function checkSpanIds(span: SpanRecord): string | null {
-  if (span.traceId.length !== 32 || !HEX_ID.test(span.traceId)) return `traceId must be 16 bytes (32 hex digits), got "${span.traceId}"`;
+export function checkSpanIds(span: SpanRecord, hexIds = false): string | null {
+  const isHex = (id: string): boolean => hexIds || HEX_ID.test(id);
+  if (span.traceId.length !== 32 || !isHex(span.traceId)) return `traceId must be 16 bytes (32 hex digits), got "${span.traceId}"`;
   if (span.traceId === ZERO_TRACE) return 'traceId is all zeroes (invalid)';
-  if (span.spanId.length !== 16 || !HEX_ID.test(span.spanId)) return `spanId must be 8 bytes (16 hex digits), got "${span.spanId}"`;
+  if (span.spanId.length !== 16 || !isHex(span.spanId)) return `spanId must be 8 bytes (16 hex digits), got "${span.spanId}"`;
   if (span.spanId === ZERO_SPAN) return 'spanId is all zeroes (invalid)';
   if (span.parentSpanId === ZERO_SPAN) span.parentSpanId = '';
-  if (span.parentSpanId !== '' && (span.parentSpanId.length !== 16 || !HEX_ID.test(span.parentSpanId))) {
+  if (span.parentSpanId !== '' && (span.parentSpanId.length !== 16 || !isHex(span.parentSpanId))) {
     return `parentSpanId must be empty or 8 bytes (16 hex digits), got "${span.parentSpanId}"`;
   }
   return null;
