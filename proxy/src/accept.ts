@@ -39,6 +39,9 @@ const DROP_REQUEST_HEADERS = new Set([
   CALLER_HEADER,
 ]);
 
+/** Connection header values that are only the connection's own option (already dropped above). */
+const CONNECTION_PLAIN = new Set(['keep-alive', 'close', 'Keep-Alive', 'Close']);
+
 const REQUEST_ID_OK = /^[\x21-\x7e]{1,200}$/;
 
 export interface AcceptOptions {
@@ -142,7 +145,8 @@ export function createAcceptServer(options: AcceptOptions): http.Server {
       return;
     }
     const connection = incoming.headers.connection;
-    const connectionTokens = connection === undefined ? null : new Set(connection.toLowerCase().split(',').map((t) => t.trim()));
+    // `keep-alive` / `close` (what undici and most clients send on every request) name no other header.
+    const connectionTokens = connection === undefined || CONNECTION_PLAIN.has(connection) ? null : new Set(connection.toLowerCase().split(',').map((t) => t.trim()));
     const headers: string[] = [];
     let host: string | undefined;
     let requestId: string | null = null;
