@@ -76,3 +76,36 @@ test('the watch stream gets the config at once and every change right away', asy
   assert.deepEqual(events.map((e) => e.revision), [1, 4]);
   assert.ok((events[1]?.at ?? Infinity) - changedAt < 1000, 'pushed within a second');
 });
+
+test('a config with a private key: only clients mayReadKey allows get the key, others get it redacted', async (t) => {
+  const allowed = new Set<string>();
+  const server = await createConfigServer({ host: '127.0.0.1', port: 0, mayReadKey: (pod, remote) => allowed.has(`${pod}@${remote}`) });
+  t.after(() => server.close());
+  const withTls = (cert: string) => sidecarConfigSchema.parse({ service: 'web', app: '127.0.0.1:8080', tls: { certPem: cert, keyPem: 'THE KEY', caPem: 'ca', identity: 'spiffe://m/svc/web' } });
+  server.update(new Map([['web-1', withTls('cert 1')], ['web-2', cfg([])]]));
+  const path = CONFIG_API.podConfigPath('web-1');
+  const other = JSON.parse((await get(server.address(), path)).body) as SidecarConfig;
+  assert.deepEqual(other.tls, { certPem: 'cert 1', keyPem: '(redacted)', caPem: 'ca', identity: 'spiffe://m/svc/web' });
+  // A config without tls is served as it is.
+  assert.equal((await get(server.address(), CONFIG_API.podConfigPath('web-2'))).status, 200);
+  allowed.add('web-1@127.0.0.1');
+  const own = JSON.parse((await get(server.address(), path)).body) as SidecarConfig;
+  assert.equal(own.tls?.keyPem, 'THE KEY');
+  assert.equal(own.revision, other.revision);
+  // Watch streams: the allowed one sees the key in every push, the other never.
+  const [host, port] = server.address().split(':');
+  const open = (localAddress: string) =>
+    new Promise<IncomingMessage>((resolve, reject) => request({ host, port, localAddress, path: `${path}?${CONFIG_API.watchQuery}` }, resolve).on('error', reject).end());
+  const streams = { own: await open('127.0.0.1'), other: await open('127.0.0.2') };
+  t.after(() => Object.values(streams).forEach((s) => s.destroy()));
+  const text = { own: '', other: '' };
+  for (const k of ['own', 'other'] as const) streams[k].on('data', (c: Buffer) => (text[k] += c.toString()));
+  server.update(new Map([['web-1', withTls('cert 2')], ['web-2', cfg([])]]));
+  const frames = (k: 'own' | 'other') => text[k].split('\n\n').filter((f) => f.includes('data: '));
+  for (let i = 0; i < 100 && (frames('own').length < 2 || frames('other').length < 2); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(frames('own').length, 2);
+  assert.equal(frames('other').length, 2);
+  assert.ok(frames('own').every((f) => f.includes('THE KEY')));
+  assert.ok(frames('other').every((f) => !f.includes('THE KEY') && f.includes('(redacted)')));
+  assert.ok(frames('other')[1]?.includes('cert 2'));
+});

@@ -703,7 +703,13 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
       caPem = await env.host.readFile(ca.cert);
       if (caPem === undefined) throw new RuntimeError(ERROR_CODES.exec, `the mesh CA certificate ${ca.cert} was not written`);
     }
-    configServer = await createConfigServer({ host: network.bridgeIp, port: RUNTIME_CONFIG_PORT });
+    configServer = await createConfigServer({
+      host: network.bridgeIp,
+      port: RUNTIME_CONFIG_PORT,
+      // In netns isolation a sidecar reaches the config API from its pod's own address, which no other
+      // process can take (no CAP_NET_ADMIN in pods): only the pod itself reads its private key.
+      ...(isolation === 'netns' ? { mayReadKey: (pod: string, remote: string) => record.pods[pod]?.ip === remote } : {}),
+    });
     await startCollector();
     telemetry = createTelemetryHub({ collectorUrl: collectorUrl(), mesh });
     await startPublishers();

@@ -137,7 +137,7 @@ services:
     assert.match(c.body, new RegExp(`spiffe://${mesh}/svc/c`));
   });
 
-  await t.test('private keys appear in no inspect output, admin /config, or log', async () => {
+  await t.test('private keys appear in no inspect output, admin /config, config API answer to the host, or log', async () => {
     const inspect = await run(['inspect', '--mesh', mesh, 'b-1']);
     assert.equal(inspect.code, 0, inspect.stderr);
     assert.doesNotMatch(inspect.stdout, /PRIVATE KEY/);
@@ -145,6 +145,10 @@ services:
     const tls = admin.tls ?? admin.config?.tls;
     assert.equal(tls?.keyPem, '(redacted)');
     assert.match(tls?.certPem ?? '', /BEGIN CERTIFICATE/);
+    // The config API gives the key only to the pod's own address (its sidecar); the host gets it redacted.
+    const served = (await (await fetch(`http://${status.configApi}/v1/pods/b-1/config`)).json()) as { tls: { keyPem: string; certPem: string; identity: string } };
+    assert.equal(served.tls.keyPem, '(redacted)');
+    assert.equal(served.tls.identity, `spiffe://${mesh}/svc/b`);
     const logs: string[] = [join(stateDir, 'daemon.log')];
     for (const pod of await readdir(join(stateDir, mesh, 'pods'))) logs.push(join(stateDir, mesh, 'pods', pod, 'logs', 'sidecar.log'), join(stateDir, mesh, 'pods', pod, 'logs', 'app.log'));
     for (const file of logs) assert.doesNotMatch(await readFile(file, 'utf8').catch(() => ''), /PRIVATE KEY/, file);
