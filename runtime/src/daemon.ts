@@ -145,7 +145,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
   const inspect = (mesh: Mesh, target: string | undefined) => {
     const status = mesh.status();
-    if (target === undefined) return { ...status, stateDir: join(o.stateRoot, mesh.name), runcRoot: mesh.runcRoot() };
+    if (target === undefined) return { ...status, stateDir: join(o.stateRoot, mesh.name), runcRoot: mesh.runcRoot(), caCert: mesh.caCertPath() };
     return mesh.select(target).map((p) => {
       const s = p.status();
       const t = mesh.template(p.name);
@@ -162,6 +162,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         logs: { app: join(dir, 'logs', 'app.log'), sidecar: join(dir, 'logs', 'sidecar.log') },
         configUrl: `http://${status.network.bridgeIp}:15010/v1/pods/${p.name}/config`,
         configRevision: config?.revision,
+        certificate: mesh.certificate(p.name),
         command: t?.command,
         workingDir: t?.workingDir,
         port: t?.port,

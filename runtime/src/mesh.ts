@@ -104,6 +104,9 @@ export interface Mesh {
   template(pod: string): PodTemplate | undefined;
   /** A pod's sidecar config as the runtime builds it, private key redacted. */
   config(pod: string): SidecarConfig | undefined;
+  /** Under mtls: the mesh CA certificate's path, and a pod's current leaf (no key). */
+  caCertPath(): string | undefined;
+  certificate(pod: string): { identity: string; serial: string; notBefore: string; notAfter: string; renewAt: string } | undefined;
   waitSettled(timeoutMs: number): Promise<{ ok: boolean; notReady: string[]; failed: string[] }>;
   down(): Promise<string[]>;
 }
@@ -816,6 +819,12 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
       return d === undefined || ip === undefined ? undefined : appEnv(d, ip);
     },
     template: (pod) => desired.get(pod)?.template,
+    caCertPath: () => (caPem === undefined ? undefined : ca.cert),
+    certificate: (pod) => {
+      const l = leaves.get(pod);
+      const iso = (ms: number) => new Date(ms).toISOString();
+      return l === undefined ? undefined : { identity: l.identity, serial: l.serial, notBefore: iso(l.notBeforeMs), notAfter: iso(l.notAfterMs), renewAt: iso(l.renewAtMs) };
+    },
     config: (pod) => {
       // For `inspect`: the private key stays between the runtime and the pod's sidecar.
       const c = configs().get(pod);

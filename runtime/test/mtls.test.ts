@@ -1,16 +1,17 @@
-// `mtls: true` on a real bridge: the runtime is the mesh CA, each sidecar serves only mTLS on 15006 with
-// a leaf naming its service (`spiffe://<mesh>/svc/<service>`), pods still reach each other by name,
-// the inbound policy works by the caller's certificate, leaves are re-issued and pushed while the mesh
-// runs, keys show up nowhere else, and `down` removes the CA with everything else.
+// `mtls: true`. On a real bridge: the runtime is the mesh CA, each sidecar serves only mTLS on 15006
+// with a leaf naming its service (`spiffe://<mesh>/svc/<service>`), pods still reach each other by
+// name, the inbound policy works by the caller's certificate, leaves are re-issued and pushed while the
+// mesh runs, keys show up nowhere else, and `down` removes the CA with everything else. The same with
+// `--isolation=process` and no root.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { chown, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect, type PeerCertificate } from 'node:tls';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EMPTY_INVENTORY, inPod, inventory, meshFixture, meshStatus, needsRoot, waitFor } from './helpers.ts';
+import { EMPTY_INVENTORY, inPod, inventory, meshFixture, meshStatus, needsRoot, tempDir, waitFor } from './helpers.ts';
 
 /** The certificate a TLS server presents to a client without a certificate (the server may reject us after). */
 function presented(host: string, port: number): Promise<PeerCertificate> {
@@ -141,6 +142,9 @@ services:
     const inspect = await run(['inspect', '--mesh', mesh, 'b-1']);
     assert.equal(inspect.code, 0, inspect.stderr);
     assert.doesNotMatch(inspect.stdout, /PRIVATE KEY/);
+    const cert = (JSON.parse(inspect.stdout) as { certificate: { identity: string; notAfter: string; renewAt: string } }[])[0]?.certificate;
+    assert.equal(cert?.identity, `spiffe://${mesh}/svc/b`);
+    assert.ok(Date.parse(cert?.renewAt ?? '') < Date.parse(cert?.notAfter ?? ''));
     const admin = (await (await fetch(`http://${bIp}:15000/config`)).json()) as { tls?: { keyPem: string; certPem: string }; config?: { tls?: { keyPem: string; certPem: string } } };
     const tls = admin.tls ?? admin.config?.tls;
     assert.equal(tls?.keyPem, '(redacted)');
@@ -158,4 +162,46 @@ services:
   assert.equal(down.code, 0, down.stderr);
   await assert.rejects(stat(caDir), { code: 'ENOENT' });
   assert.deepEqual(await inventory({ stateDir, mesh, bridge: net.bridge, subnetPrefix: net.prefix, pods: status.pods.map((p) => p.name) }), EMPTY_INVENTORY);
+});
+
+test('mtls with --isolation=process, without root: mTLS between sidecars, allow list by certificate, CA removed on down', { timeout: 120_000 }, async (t) => {
+  const uid = process.getuid?.() === 0 ? 65534 : undefined; // nobody, when we are root
+  const home = await tempDir('meshlet-home-');
+  t.after(() => rm(home, { recursive: true, force: true }));
+  const { net, mesh, stateDir, appDir, run } = await meshFixture(t, 'mp', { ...(uid === undefined ? {} : { uid }), env: { HOME: home } });
+  await writeFile(
+    join(appDir, 'mesh.yaml'),
+    `
+name: ${mesh}
+network: { subnet: ${net.subnet} }
+telemetry: { collector: none }
+mtls: true
+services:
+  a: { command: ["node", "app.js"], port: 8080 }
+  b: { command: ["node", "app.js"], port: 9090, policy: { allow: [a] } }
+`,
+  );
+  if (uid !== undefined) for (const d of [stateDir, appDir, home, join(appDir, 'app.js'), join(appDir, 'mesh.yaml')]) await chown(d, uid, uid);
+  const up = await run(['up', '-d', '--isolation=process', '-f', 'mesh.yaml']);
+  assert.equal(up.code, 0, up.stderr);
+  const status = await meshStatus(stateDir, mesh);
+  const ipOf = (pod: string) => status.pods.find((p) => p.name === pod)?.ip as string;
+  const call = async (pod: string, port: number) =>
+    (await (await fetch(`http://${ipOf(pod)}:${port}/call?url=${encodeURIComponent('http://b:9090/x')}`)).json()) as { status: number; headers: Record<string, string>; body: string };
+  // The apps call b through their sidecars (HTTP_PROXY); b's sidecar admits a by its certificate, not b itself.
+  const fromA = await call('a-1', 8080);
+  assert.equal(fromA.status, 200, JSON.stringify(fromA));
+  assert.equal((JSON.parse(fromA.body) as { pod: string }).pod, 'b-1');
+  const fromB = await call('b-1', 9090);
+  assert.equal(fromB.status, 403);
+  assert.equal(fromB.headers['x-meshlet-error'], 'denied');
+  assert.match(fromB.body, new RegExp(`spiffe://${mesh}/svc/b is not in the allow list`));
+  const peer = await presented(ipOf('b-1'), 15006);
+  assert.equal(peer.subjectaltname, `URI:spiffe://${mesh}/svc/b`);
+  const ca = new X509Certificate(await readFile(join(stateDir, mesh, 'ca', 'ca.crt'), 'utf8'));
+  assert.ok(new X509Certificate(peer.raw).verify(ca.publicKey));
+  assert.match(await exchange({ host: ipOf('b-1'), port: 15006, tls: false }), /^error /);
+  const down = await run(['down', '--mesh', mesh]);
+  assert.equal(down.code, 0, down.stderr);
+  await assert.rejects(stat(join(stateDir, mesh)), { code: 'ENOENT' });
 });
