@@ -138,30 +138,28 @@ export class ProtoReader {
 
   /** Reads a length prefix and returns the [start, end) range of the field's bytes, moving past it. */
   range(): [number, number] {
+    const start = this.lengthDelimited();
+    return [start, this.pos];
+  }
+
+  /** Reads a length prefix and moves past the field's bytes; returns where they start (they end at `pos`). */
+  private lengthDelimited(): number {
     const length = this.uint32();
-    const start = this.pos;
     this.need(length);
+    const start = this.pos;
     this.pos = start + length;
-    return [start, start + length];
+    return start;
   }
 
   string(): string {
-    const length = this.uint32();
-    if (length === 0) return '';
-    this.need(length);
-    const start = this.pos;
-    this.pos += length;
-    return this.buf.toString('utf8', start, this.pos);
+    const start = this.lengthDelimited();
+    return start === this.pos ? '' : this.buf.toString('utf8', start, this.pos);
   }
 
   /** Lowercase hex of a bytes field (ids). */
   hex(): string {
-    const length = this.uint32();
-    if (length === 0) return '';
-    this.need(length);
-    const start = this.pos;
-    this.pos += length;
-    return this.buf.toString('hex', start, this.pos);
+    const start = this.lengthDelimited();
+    return start === this.pos ? '' : this.buf.toString('hex', start, this.pos);
   }
 
   /**
@@ -170,12 +168,10 @@ export class ProtoReader {
    * instead of a new one each time.
    */
   key(): string {
-    const length = this.uint32();
-    if (length === 0) return '';
-    this.need(length);
+    const start = this.lengthDelimited();
+    const length = this.pos - start;
     const buf = this.buf;
-    const start = this.pos;
-    this.pos += length;
+    if (length === 0) return '';
     if (length > MAX_CACHED_KEY) return buf.toString('utf8', start, this.pos);
     const list = recentKeys[length] as CachedKey[];
     next: for (const entry of list) {
@@ -209,10 +205,7 @@ export class ProtoReader {
 
   /** A sub-reader over a length-delimited (embedded message) field. */
   message(): ProtoReader {
-    const length = this.uint32();
-    this.need(length);
-    const start = this.pos;
-    this.pos += length;
+    const start = this.lengthDelimited();
     return new ProtoReader(this.buf, start, this.pos);
   }
 
@@ -226,12 +219,9 @@ export class ProtoReader {
         this.need(8);
         this.pos += 8;
         return;
-      case WIRE.len: {
-        const length = this.uint32();
-        this.need(length);
-        this.pos += length;
+      case WIRE.len:
+        this.lengthDelimited();
         return;
-      }
       case WIRE.fixed32:
         this.need(4);
         this.pos += 4;
