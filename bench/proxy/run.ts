@@ -6,8 +6,10 @@
 //   client ──► [proxy A] ──► [proxy B] ──► upstream (nginx, `return 200`)
 //
 // Usage: node bench/proxy/run.ts [--seconds 10] [--only direct,meshlet,meshlet-off,meshlet-flags,naive,nginx,haproxy]
-//          [--node-flags "--max-semi-space-size=4 ..."] [--cpu-prof DIR] [--out FILE]
-// `meshlet-flags` is one more telemetry-on pair whose Node runs with --node-flags (to compare V8 flags).
+//          [--node-flags "--max-semi-space-size=4 ..."] [--before CHECKOUT] [--saturation-only] [--cpu-prof DIR] [--out FILE]
+// `meshlet-flags` is one more telemetry-on pair whose Node runs with --node-flags (to compare V8 flags);
+// with --before, one more telemetry-on pair runs `bin/meshlet.js` of another checkout (an older commit
+// with its own node_modules), to measure a change side by side.
 // The sidecars run what `meshlet proxy` runs: proxy/dist/main.js when built and up to date, else the
 // .ts sources (MESHLET_SOURCES=1 forces them); the table says which.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
@@ -28,6 +30,9 @@ const flag = (name: string): string | undefined => {
 const SECONDS = Number(flag('--seconds') ?? 10);
 const ONLY = flag('--only')?.split(',');
 const CPU_PROF = flag('--cpu-prof');
+const BEFORE = flag('--before');
+/** Only wrk saturation, CPU and RSS (no fixed-rate phases): a quicker A/B of a change. */
+const SATURATION_ONLY = args.includes('--saturation-only');
 const NODE_FLAGS = flag('--node-flags')?.split(' ').filter((f) => f !== '') ?? [];
 const OUT = flag('--out') ?? join(ROOT, 'bench', 'results', 'proxy.json');
 const CLK_TCK = 100;
@@ -132,7 +137,7 @@ backend b
   return child;
 }
 
-async function meshletPair(name: string, upstream: number, telemetry: boolean, sink: string, nodeFlags: string[] = []): Promise<{ entry: number; procs: ChildProcess[] }> {
+async function meshletPair(name: string, upstream: number, telemetry: boolean, sink: string, nodeFlags: string[] = [], checkout = ROOT): Promise<{ entry: number; procs: ChildProcess[] }> {
   const [bIn, bOut, bAdmin, aIn, aOut, aAdmin] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const common = (service: string) => ({
     service,
@@ -149,8 +154,8 @@ async function meshletPair(name: string, upstream: number, telemetry: boolean, s
   const node = process.execPath;
   const prof = (side: string) => (CPU_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', CPU_PROF, '--cpu-prof-name', `${name}-${side}.cpuprofile`]);
   const accessLog = (side: string) => (telemetry ? ['--access-log', join(dir, `${name}-${side}-access.log`)] : ['--no-access-log']);
-  const b = start(node, [...nodeFlags, ...prof('b'), join(ROOT, 'bin', 'meshlet.js'), 'proxy', '--config', cfgB, ...accessLog('b')]);
-  const a = start(node, [...nodeFlags, ...prof('a'), join(ROOT, 'bin', 'meshlet.js'), 'proxy', '--config', cfgA, ...accessLog('a')]);
+  const b = start(node, [...nodeFlags, ...prof('b'), join(checkout, 'bin', 'meshlet.js'), 'proxy', '--config', cfgB, ...accessLog('b')]);
+  const a = start(node, [...nodeFlags, ...prof('a'), join(checkout, 'bin', 'meshlet.js'), 'proxy', '--config', cfgA, ...accessLog('a')]);
   await Promise.all([waitPort(bIn), waitPort(aOut)]);
   return { entry: aOut, procs: [a, b] };
 }
@@ -208,7 +213,7 @@ async function measure(name: string, port: number, procs: ChildProcess[]): Promi
   clearInterval(sampler);
   const after = await Promise.all(pids.map(procStat));
   const fixed: FixedRateResult[] = [];
-  for (const rate of [1000, 4000]) fixed.push(await fixedRate({ url: `http://127.0.0.1:${port}/`, host: 'up', rate, durationMs: SECONDS * 1000, connections: 32 }));
+  for (const rate of SATURATION_ONLY ? [] : [1000, 4000]) fixed.push(await fixedRate({ url: `http://127.0.0.1:${port}/`, host: 'up', rate, durationMs: SECONDS * 1000, connections: 32 }));
   const row: Row = {
     name,
     rps: sat.rps,
@@ -270,6 +275,11 @@ async function main(): Promise<void> {
   const want = (key: string): boolean => ONLY === undefined || ONLY.includes(key);
 
   if (want('direct')) rows.push(await measure('direct', upstreamPort, []));
+  if (BEFORE !== undefined) {
+    const pair = await meshletPair('meshlet-before', upstreamPort, true, sink, [], BEFORE);
+    rows.push(await measure(`meshlet pair (telemetry on), before: ${BEFORE}`, pair.entry, pair.procs));
+    await stop(pair.procs);
+  }
   if (want('meshlet')) {
     const pair = await meshletPair('meshlet', upstreamPort, true, sink);
     rows.push(await measure('meshlet pair (telemetry on)', pair.entry, pair.procs));

@@ -1,9 +1,10 @@
 // The access log: one JSON line per request, in pino's format (`level`, `time`, the fields, `msg`).
-// Lines are serialised on the request path by a fixed formatter (a third of the cost of pino's generic
-// object serialiser, measured in bench/README.md "Proxy") into pino's destination, an in-memory buffer and written in batches of at least 32 KiB (or every 250 ms) with asynchronous
-// fs writes, which libuv runs on its thread pool: disk or pipe slowness never stalls traffic. The
-// buffer is bounded (4 MiB); past it lines are dropped and counted. (pino's worker-thread transport
-// was measured first: its per-write cross-thread notification cost more than the whole log line.)
+// Lines are serialised on the request path by a fixed formatter (1 µs against pino's 7.5 µs for its
+// generic object walk, on the bench machine), joined into batches of 32 KiB and handed to pino's
+// destination, an in-memory buffer written (at least every 250 ms) with asynchronous fs writes, which
+// libuv runs on its thread pool: disk or pipe slowness never stalls traffic. The buffer is bounded
+// (4 MiB); past it lines are dropped and counted. (pino's worker-thread transport was measured first:
+// its per-write cross-thread notification cost more than the whole log line.)
 import pino from 'pino';
 
 export interface AccessEntry {
@@ -60,13 +61,30 @@ export function formatAccessLine(e: AccessEntry, nowMs: number): string {
   );
 }
 
+function countLines(data: string): number {
+  let n = 0;
+  for (let i = data.indexOf('\n'); i !== -1; i = data.indexOf('\n', i + 1)) n++;
+  return Math.max(1, n);
+}
+
 /** Where lines go: a file descriptor (1 = stdout) or a file path. */
 export function createAccessLog(destination: number | string, onDrop: (n: number) => void): AccessLog {
   const stream = pino.destination({ dest: destination, sync: false, minLength: BATCH_BYTES, maxWrite: MAX_WRITE_BYTES, maxLength: MAX_BUFFERED_BYTES, mkdir: true });
-  stream.on('drop', () => onDrop(1));
+  // Lines are joined here and handed to the stream a batch at a time: sonic-boom measures the byte
+  // length of its whole pending buffer on every write(), which per line made each request cost
+  // O(buffered bytes) (2–3 % of the sidecar's CPU profile under load).
+  let batch = '';
+  const handOver = (): void => {
+    if (batch === '') return;
+    const lines = batch;
+    batch = '';
+    stream.write(lines);
+  };
+  stream.on('drop', (data: string) => onDrop(countLines(data)));
   // A write error (EPIPE on a closed stdout) must not crash the sidecar: lines are lost, traffic goes on.
   stream.on('error', () => onDrop(1));
   const timer = setInterval(() => {
+    handOver();
     try {
       stream.flush();
     } catch {
@@ -76,10 +94,12 @@ export function createAccessLog(destination: number | string, onDrop: (n: number
   timer.unref();
   return {
     write(entry) {
-      stream.write(formatAccessLine(entry, Date.now()));
+      batch += formatAccessLine(entry, Date.now());
+      if (batch.length >= BATCH_BYTES) handOver();
     },
     async close() {
       clearInterval(timer);
+      handOver();
       await new Promise<void>((resolve) => {
         const done = setTimeout(resolve, 1_000);
         done.unref();
