@@ -543,6 +543,10 @@ async function check(g: Globals, f: { file?: string; isolation: 'netns' | 'proce
     add('spec', false, isRuntimeError(e) ? [e.message, ...e.details].join('\n') : (e as Error).message);
   }
   if (spec?.mtls === true) {
+    // Loaded here: mesh-ca.ts brings the spec schemas, which other verbs start without.
+    const { mtlsSpecProblems } = await import('./mesh-ca.ts');
+    const problems = mtlsSpecProblems(spec);
+    add('mtls', problems.length === 0, problems.length === 0 ? 'the runtime is the mesh CA; sidecars get SPIFFE leaves' : problems.map((p) => `${p.message} (${p.hint ?? ''})`).join('\n'));
     const path = await findTool('openssl');
     add('tool openssl', path !== undefined, path === undefined ? 'not installed (mtls: true issues the sidecar certificates with it)' : `${path} (mtls: the runtime is the mesh CA)`);
   }

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAction, type ActionDeps } from './actions.ts';
 import { createHost } from './host.ts';
-import { caPaths, certFacts, checkLeaf, ecKeyArgv, issueLeaf, leafKeyAndCsrArgv, leafSignArgv, pemBlocks, planMeshCa, renewAtMs, sanUris } from './mesh-ca.ts';
+import { parseMeshSpec } from '@meshlet/wire';
+import { caPaths, certFacts, checkLeaf, ecKeyArgv, issueLeaf, leafKeyAndCsrArgv, leafSignArgv, mtlsSpecProblems, pemBlocks, planMeshCa, renewAtMs, sanUris } from './mesh-ca.ts';
 
 const hasOpenssl = (() => {
   try {
@@ -104,4 +105,19 @@ test('a real CA and leaf through the host port: modes, SAN, issuer, lifetime; ba
   await assert.rejects(stat(ca.dir), { code: 'ENOENT' });
   // Undo again: already gone is success.
   for (const a of step.undo) await runAction(a, deps, true);
+});
+
+test('an mtls mesh refuses published ports (no ingress that speaks mTLS yet); without mtls nothing is refused', () => {
+  const r = parseMeshSpec(`
+name: shop
+mtls: true
+services:
+  web: { command: node w.js, port: 8080, publish: ["8080:8080"] }
+  api: { command: node a.js, port: 9090 }
+`);
+  assert.ok(r.ok);
+  const problems = mtlsSpecProblems(r.spec);
+  assert.deepEqual(problems.map((p) => p.code), ['ERR_RUNTIME_UNSUPPORTED']);
+  assert.match(problems[0]?.message ?? '', /^services\.web\.publish does not work with mtls: true/);
+  assert.deepEqual(mtlsSpecProblems({ ...r.spec, mtls: false }), []);
 });

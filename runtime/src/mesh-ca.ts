@@ -14,8 +14,9 @@
 // and checking of what openssl produced uses `node:crypto` (`X509Certificate`).
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
-import { spiffeId } from '@meshlet/wire';
+import { spiffeId, type MeshSpec } from '@meshlet/wire';
 import type { Step } from './actions.ts';
+import { ERROR_CODES, RuntimeError } from './errors.ts';
 import type { Host } from './host.ts';
 
 /** Leaf lifetime: openssl 3.0's `x509 -req` counts in whole days. */
@@ -178,4 +179,21 @@ export async function issueLeaf(host: Host, ca: CaPaths & { pem: string }, o: { 
   if (keyPem === undefined || csr === undefined) throw new Error(`openssl req gave no ${keyPem === undefined ? 'private key' : 'certificate request'}`);
   const certPem = (await host.exec(leafSignArgv(ca, lifetimeDays), { stdin: csr })).stdout;
   return checkLeaf({ certPem, keyPem, caPem: ca.pem, identity: spiffeId(o.mesh, o.service) });
+}
+
+/**
+ * What an mTLS mesh cannot do yet. Published ports: traffic from outside the mesh carries no mesh
+ * certificate, and a sidecar under mTLS accepts only mTLS on its inbound listener, so a published port
+ * would answer nothing (it needs an ingress that originates mTLS, not built yet).
+ */
+export function mtlsSpecProblems(spec: MeshSpec): RuntimeError[] {
+  if (!spec.mtls) return [];
+  return Object.entries(spec.services)
+    .filter(([, svc]) => svc.publish.length > 0)
+    .map(
+      ([name]) =>
+        new RuntimeError(ERROR_CODES.unsupported, `services.${name}.publish does not work with mtls: true yet: callers from outside the mesh have no mesh certificate, and under mTLS a sidecar accepts only mTLS`, {
+          hint: 'remove publish (reach the service from a pod, or with `meshlet exec`), or run this mesh without mtls',
+        }),
+    );
 }

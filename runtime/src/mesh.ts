@@ -26,7 +26,7 @@ import type { Host } from './host.ts';
 import { hostsFile } from './hosts-file.ts';
 import { allocateIp, subnetLayout } from './ipam.ts';
 import { createLogWriter, type LogWriter } from './log-store.ts';
-import { caPaths, issueLeaf, planMeshCa, renewAtMs, type Leaf } from './mesh-ca.ts';
+import { caPaths, issueLeaf, mtlsSpecProblems, planMeshCa, renewAtMs, type Leaf } from './mesh-ca.ts';
 import { desiredPods, type DesiredPod, type PodTemplate } from './model.ts';
 import { meshNames, OWNER_ENV, podNames, type MeshNames, type PodNames } from './names.ts';
 import { bundleDir, planMeshSetup, planPodSetup, podJournalPrefix, SIDECAR_UID, type HostBase, type MeshPlanContext, type NetworkFacts } from './plan.ts';
@@ -605,6 +605,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
         }));
       }
     }
+    problems.push(...mtlsSpecProblems(spec));
     if (spec.mtls && (await findTool('openssl')) === undefined) {
       problems.push(new RuntimeError(ERROR_CODES.missingTool, 'mtls: true needs `openssl` (the runtime issues the sidecar certificates with it), which is not installed', { hint: 'install the Debian package openssl (scripts/deps.sh does it)' }));
     }

@@ -181,7 +181,15 @@ services:
   b: { command: ["node", "app.js"], port: 9090, policy: { allow: [a] } }
 `,
   );
-  if (uid !== undefined) for (const d of [stateDir, appDir, home, join(appDir, 'app.js'), join(appDir, 'mesh.yaml')]) await chown(d, uid, uid);
+  // Published ports are refused under mtls (outside callers have no certificate), by check and by up.
+  await writeFile(join(appDir, 'pub.yaml'), `name: ${mesh}p\nnetwork: { subnet: ${net.subnet} }\ntelemetry: { collector: none }\nmtls: true\nservices:\n  a: { command: ["node", "app.js"], port: 8080, publish: ["127.0.0.1:1:8080"] }\n`);
+  if (uid !== undefined) for (const d of [stateDir, appDir, home, join(appDir, 'app.js'), join(appDir, 'mesh.yaml'), join(appDir, 'pub.yaml')]) await chown(d, uid, uid);
+  const checked = await run(['check', '--isolation=process', '-f', 'pub.yaml', '-o', 'json']);
+  assert.equal(checked.code, 1);
+  assert.match(JSON.stringify((JSON.parse(checked.stdout) as { check: string; ok: boolean; detail: string }[]).find((c) => c.check === 'mtls')), /"ok":false.*services\.a\.publish does not work with mtls/);
+  const refused = await run(['up', '-d', '--isolation=process', '-f', 'pub.yaml']);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /services\.a\.publish does not work with mtls: true/);
   const up = await run(['up', '-d', '--isolation=process', '-f', 'mesh.yaml']);
   assert.equal(up.code, 0, up.stderr);
   const status = await meshStatus(stateDir, mesh);
