@@ -301,7 +301,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     const keep = new Set(table.pools);
     if (appTarget !== null) keep.add(appTarget.pool as Pool);
     p.retain(keep);
-    if (cfg.tls !== null && config !== null && cfg.tls !== config.tls && inboundServer instanceof https.Server) {
+    if (cfg.tls !== null && config !== null && (cfg.tls.certPem !== config.tls?.certPem || cfg.tls.keyPem !== config.tls.keyPem || cfg.tls.caPem !== config.tls.caPem) && inboundServer instanceof https.Server) {
       // A rotated certificate applies to new connections at once.
       inboundServer.setSecureContext(serverTlsOptions(cfg.tls));
     }
