@@ -176,7 +176,12 @@ test('the demo shop on a real mesh: the six scenarios', { skip: needsRoot, timeo
     await cli('fault', 'pricing', 'slow', 'on');
     const on = Date.now();
     const load = drive(`${gateway}/api/products`, { ratePerSecond: 4, durationMs: 10_000 });
-    const point = await waitFor('pricing timing out', async () => (await failures(`from=${on}&service=pricing&reason=request_timeout`)).points[0], 20_000);
+    // The shopper's checkouts reach pricing through cart too; the products driven here go through catalog.
+    const point = await waitFor(
+      'pricing timing out under the product pages',
+      async () => (await failures(`from=${on}&service=pricing&reason=request_timeout`)).points.find((p) => p.propagatedBy.includes('catalog')),
+      20_000,
+    );
     const statuses = await load.done;
     await cli('fault', 'pricing', 'slow', 'off');
     const off = Date.now();
