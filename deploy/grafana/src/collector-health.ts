@@ -1,20 +1,12 @@
 // The collector: what it ingests and refuses, how fast it acknowledges, its queue, how far the analysis
 // lags, how big the store is, forwarding, and the process itself.
-import { DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { dashboardsLink, datasourceVariable, labelVariable, query, stackedBars, stat, TAG, thresholds, timeseries } from './common.ts';
+import { type DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { meshletDashboard, labelVariable, query, stackedBars, stat, thresholds, timeseries } from './common.ts';
 
 const SEL = 'instance=~"$instance"';
 
 export function collectorHealth(): DashboardBuilder {
-  return new DashboardBuilder('meshlet / Collector health')
-    .uid('meshlet-collector-health')
-    .description('OTLP ingest, refusals, queue, analysis lag, store size and forwarding of the meshlet collector.')
-    .tags([TAG])
-    .refresh('10s')
-    .time({ from: 'now-30m', to: 'now' })
-    .timezone('browser')
-    .link(dashboardsLink())
-    .withVariable(datasourceVariable())
+  return meshletDashboard('meshlet / Collector health', 'meshlet-collector-health', 'OTLP ingest, refusals, queue, analysis lag, store size and forwarding of the meshlet collector.')
     .withVariable(labelVariable('instance', 'instance', 'meshlet_collector_received_total', { multi: true, text: 'Collector' }))
 
     .withRow(new RowBuilder('Now'))

@@ -2,6 +2,7 @@
 // snippets over the sidecar's RED metrics, and data links into the collector's traces (Jaeger data source).
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import {
+  DashboardBuilder,
   DashboardLinkBuilder,
   DashboardLinkType,
   DatasourceVariableBuilder,
@@ -46,6 +47,22 @@ export function labelVariable(name: string, label: string, metricSelector: strin
     .sort(VariableSort.AlphabeticalAsc);
   if (o.multi) v.multi(true).includeAll(true).allValue('.+').current({ selected: true, text: 'All', value: '$__all' });
   return v;
+}
+
+/**
+ * A meshlet dashboard with what every one of them shares: the tag, 10 s refresh, the last 30 minutes in
+ * the browser's time zone, the link bar to the other meshlet dashboards and the data source variable.
+ */
+export function meshletDashboard(title: string, uid: string, description: string): DashboardBuilder {
+  return new DashboardBuilder(title)
+    .uid(uid)
+    .description(description)
+    .tags([TAG])
+    .refresh('10s')
+    .time({ from: 'now-30m', to: 'now' })
+    .timezone('browser')
+    .link(dashboardsLink())
+    .withVariable(datasourceVariable());
 }
 
 /** Link bar entry to the other meshlet dashboards (same time range and variables). */

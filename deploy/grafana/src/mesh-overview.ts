@@ -1,10 +1,9 @@
 // Mesh overview: RED per service (server side) and per edge (caller → callee), failures by reason,
 // retries and their budget, outlier ejections. Every series links to the matching traces.
-import { DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { type DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { ATTR } from '@meshlet/wire';
 import {
-  dashboardsLink,
-  datasourceVariable,
+  meshletDashboard,
   errorRatio,
   joinTables,
   latency,
@@ -14,7 +13,6 @@ import {
   stat,
   table,
   tableQuery,
-  TAG,
   thresholds,
   timeseries,
   traceLink,
@@ -40,15 +38,7 @@ export function meshOverview(): DashboardBuilder {
     [ATTR.errorReason]: '${__field.labels.reason}',
   });
 
-  return new DashboardBuilder('meshlet / Mesh overview')
-    .uid('meshlet-mesh-overview')
-    .description('Requests, errors and latency of every service and every edge of the mesh, failure reasons, retries and ejections.')
-    .tags([TAG])
-    .refresh('10s')
-    .time({ from: 'now-30m', to: 'now' })
-    .timezone('browser')
-    .link(dashboardsLink())
-    .withVariable(datasourceVariable())
+  return meshletDashboard('meshlet / Mesh overview', 'meshlet-mesh-overview', 'Requests, errors and latency of every service and every edge of the mesh, failure reasons, retries and ejections.')
 
     .withRow(new RowBuilder('Mesh'))
     .withPanel(stat('Requests', 'Requests per second served by all services (counted by the callee sidecars).', 'reqps').withTarget(query(`sum(rate(meshlet_requests_total{${IN}}[$__rate_interval]))`, 'requests')))

@@ -1,10 +1,9 @@
 // One service, chosen in the `service` variable: what it serves (RED, status codes, routes, callers),
 // what it calls (edges out), the failures and retries toward it, and apps that drop trace context.
-import { DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { type DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { ATTR } from '@meshlet/wire';
 import {
-  dashboardsLink,
-  datasourceVariable,
+  meshletDashboard,
   errorRatio,
   joinTables,
   labelVariable,
@@ -15,7 +14,6 @@ import {
   stat,
   table,
   tableQuery,
-  TAG,
   thresholds,
   timeseries,
   traceLink,
@@ -40,15 +38,7 @@ export function serviceDashboard(): DashboardBuilder {
     [ATTR.errorReason]: '${__field.labels.reason}',
   });
 
-  return new DashboardBuilder('meshlet / Service')
-    .uid('meshlet-service')
-    .description('One service of the mesh: what it serves, what it calls, its failures, retries and ejections.')
-    .tags([TAG])
-    .refresh('10s')
-    .time({ from: 'now-30m', to: 'now' })
-    .timezone('browser')
-    .link(dashboardsLink())
-    .withVariable(datasourceVariable())
+  return meshletDashboard('meshlet / Service', 'meshlet-service', 'One service of the mesh: what it serves, what it calls, its failures, retries and ejections.')
     .withVariable(labelVariable('service', 'destination', 'meshlet_requests_total{direction="inbound"}', { multi: false, text: 'Service' }))
 
     .withRow(new RowBuilder('$service serves'))

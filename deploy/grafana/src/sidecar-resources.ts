@@ -1,7 +1,7 @@
 // What the sidecars cost and whether they keep up: CPU, memory, event loop, GC, file descriptors,
 // in-flight requests, telemetry they had to drop, and the config revision in force — per sidecar.
-import { DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { dashboardsLink, datasourceVariable, labelVariable, query, stackedBars, stat, TAG, thresholds, timeseries } from './common.ts';
+import { type DashboardBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { meshletDashboard, labelVariable, query, stackedBars, stat, thresholds, timeseries } from './common.ts';
 
 // Sidecar process metrics carry the scrape target's labels: `service` (set by the scrape config) and
 // `instance` (the admin address).
@@ -9,15 +9,7 @@ const SEL = 'service=~"$service", instance=~"$instance"';
 const WHO = '{{service}} {{instance}}';
 
 export function sidecarResources(): DashboardBuilder {
-  return new DashboardBuilder('meshlet / Sidecar resources')
-    .uid('meshlet-sidecar-resources')
-    .description('CPU, memory, event loop and telemetry drops of each meshlet sidecar.')
-    .tags([TAG])
-    .refresh('10s')
-    .time({ from: 'now-30m', to: 'now' })
-    .timezone('browser')
-    .link(dashboardsLink())
-    .withVariable(datasourceVariable())
+  return meshletDashboard('meshlet / Sidecar resources', 'meshlet-sidecar-resources', 'CPU, memory, event loop and telemetry drops of each meshlet sidecar.')
     .withVariable(labelVariable('service', 'service', 'meshlet_process_resident_memory_bytes', { multi: true, text: 'Service' }))
     .withVariable(labelVariable('instance', 'instance', 'meshlet_process_resident_memory_bytes{service=~"$service"}', { multi: true, text: 'Sidecar' }))
 
