@@ -473,17 +473,20 @@ async function exec(g: Globals, pod: string, argv: string[], f: { mesh?: string;
   process.exitCode = code;
 }
 
-async function inspect(g: Globals, target: string | undefined, f: { mesh?: string; file?: string }): Promise<void> {
+/** GET one of the daemon's per-pod views (`inspect`, `top`, `stats`) of the selected mesh, for a pod or service or all. */
+async function podView<T>(g: Globals, f: { mesh?: string; file?: string }, view: 'inspect' | 'top' | 'stats', target: string | undefined): Promise<T> {
   const client = createControlClient(g.socketPath);
   const mesh = await selectMesh(client, f);
-  const data = await client.call<unknown>('GET', `/v1/meshes/${encodeURIComponent(mesh)}/inspect${target === undefined ? '' : `?target=${encodeURIComponent(target)}`}`);
+  return client.call<T>('GET', `/v1/meshes/${encodeURIComponent(mesh)}/${view}${target === undefined ? '' : `?target=${encodeURIComponent(target)}`}`);
+}
+
+async function inspect(g: Globals, target: string | undefined, f: { mesh?: string; file?: string }): Promise<void> {
+  const data = await podView<unknown>(g, f, 'inspect', target);
   out(JSON.stringify(data, null, 2));
 }
 
 async function top(g: Globals, target: string | undefined, f: { mesh?: string; file?: string }): Promise<void> {
-  const client = createControlClient(g.socketPath);
-  const mesh = await selectMesh(client, f);
-  const rows = await client.call<TopRow[]>('GET', `/v1/meshes/${encodeURIComponent(mesh)}/top${target === undefined ? '' : `?target=${encodeURIComponent(target)}`}`);
+  const rows = await podView<TopRow[]>(g, f, 'top', target);
   if (g.output === 'json') return out(JSON.stringify(rows, null, 2));
   const wide = g.output === 'wide';
   out(
@@ -495,9 +498,7 @@ async function top(g: Globals, target: string | undefined, f: { mesh?: string; f
 }
 
 async function stats(g: Globals, target: string | undefined, f: { mesh?: string; file?: string }): Promise<void> {
-  const client = createControlClient(g.socketPath);
-  const mesh = await selectMesh(client, f);
-  const rows = await client.call<PodStats[]>('GET', `/v1/meshes/${encodeURIComponent(mesh)}/stats${target === undefined ? '' : `?target=${encodeURIComponent(target)}`}`);
+  const rows = await podView<PodStats[]>(g, f, 'stats', target);
   if (g.output === 'json') return out(JSON.stringify(rows, null, 2));
   const wide = g.output === 'wide';
   out(
