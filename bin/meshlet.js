@@ -4,6 +4,7 @@
 // then hands the verb to the part that owns it. Plain JavaScript on purpose: older Nodes
 // cannot strip types.
 import { spawn } from 'node:child_process';
+import nodeModule from 'node:module';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -76,6 +77,11 @@ if (major < REQUIRED_MAJOR) {
     process.stderr.write(`meshlet: \`${verb}\` is not available in this build (missing ${target})\n`);
     process.exit(1);
   }
+  // V8's code cache on disk (os.tmpdir()/node-compile-cache; NODE_COMPILE_CACHE=dir moves it,
+  // NODE_DISABLE_COMPILE_CACHE=1 turns it off): a sidecar starts with its ~3 MB bundle compiled
+  // already — ready in ~0.4 s instead of ~0.5 s, measured in proxy/README.md ("Built entry").
+  // Keyed by content, so an edited module is compiled afresh; never fails the start.
+  nodeModule.enableCompileCache();
   const mod = await import(pathToFileURL(file).href);
   await mod.main(args);
 }
