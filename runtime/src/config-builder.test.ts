@@ -14,6 +14,7 @@ name: shop
 test_mode: true
 services:
   gateway: { command: node g.js, port: 8080 }
+  rpc: { command: node r.js, port: 50051, protocol: h2c }
   payments:
     command: node p.js
     port: 9000
@@ -38,13 +39,15 @@ const pods: PodView[] = [
   { name: 'payments-2', service: 'payments', version: undefined, ip: '10.77.0.4', ready: false },
   { name: 'catalog-blue-1', service: 'catalog', version: 'blue', ip: '10.77.0.5', ready: true },
   { name: 'catalog-green-1', service: 'catalog', version: 'green', ip: '10.77.0.6', ready: true },
+  { name: 'rpc-1', service: 'rpc', version: undefined, ip: '10.77.0.7', ready: true },
 ];
-const ctx: ConfigContext = { spec: s, pods, vips: { gateway: '10.78.0.3', payments: '10.78.0.2', catalog: '10.78.0.1' }, overrides: { traffic: {}, faults: {} }, collectorUrl: 'http://10.77.0.1:4318', isolation: 'netns' };
+const ctx: ConfigContext = { spec: s, pods, vips: { gateway: '10.78.0.3', payments: '10.78.0.2', catalog: '10.78.0.1', rpc: '10.78.0.4' }, overrides: { traffic: {}, faults: {} }, collectorUrl: 'http://10.77.0.1:4318', isolation: 'netns' };
 
 test('a netns pod: listeners, app, collector and every destination with endpoints and readiness', () => {
   const c = buildSidecarConfig(ctx, pods[0] as PodView);
   assert.deepEqual(c.listen, { inbound: '0.0.0.0:15006', outbound: '127.0.0.1:15001', admin: '0.0.0.0:15000' });
   assert.equal(c.app, '127.0.0.1:8080');
+  assert.equal(c.appProtocol, 'http');
   assert.equal(c.collector, 'http://10.77.0.1:4318');
   assert.equal(c.testMode, true);
   assert.equal(c.pod, 'gateway-1');
@@ -66,6 +69,13 @@ test('a netns pod: listeners, app, collector and every destination with endpoint
   assert.deepEqual(c.destinations['catalog']?.traffic, { blue: 100, green: 0 });
   assert.equal(c.destinations['catalog']?.endpoints[1]?.version, 'green');
   assert.ok(sidecarConfigSchema.safeParse(c).success);
+});
+
+test('an h2c service (gRPC) is reached by its sidecar over h2c', () => {
+  const c = buildSidecarConfig(ctx, pods.find((p) => p.service === 'rpc') as PodView);
+  assert.equal(c.service, 'rpc');
+  assert.equal(c.app, '127.0.0.1:50051');
+  assert.equal(c.appProtocol, 'h2c');
 });
 
 test("the callee's policy goes on its inbound side", () => {

@@ -125,6 +125,7 @@ export function buildSidecarConfig(ctx: ConfigContext, pod: PodView): SidecarCon
       admin: `${listenHost}:${SIDECAR_ADMIN_PORT}`,
     },
     app: self.port === undefined ? null : `${processMode ? pod.ip : '127.0.0.1'}:${self.port}`,
+    appProtocol: self.protocol,
     collector: ctx.collectorUrl,
     testMode: spec.testMode,
     inbound: {

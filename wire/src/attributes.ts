@@ -64,6 +64,16 @@ export const ATTR = Object.freeze({
   networkPeerPort: 'network.peer.port',
   errorType: 'error.type',
   userAgent: 'user_agent.original',
+  /** `http` (set on h2 requests, with the version; HTTP/1.1 spans carry the version only). */
+  networkProtocolName: 'network.protocol.name',
+  /** `1.1` or `2`: the HTTP version the client spoke to this sidecar. */
+  networkProtocolVersion: 'network.protocol.version',
+  // Semantic conventions (RPC, gRPC): on spans of requests with `content-type: application/grpc*`.
+  rpcSystem: 'rpc.system',
+  rpcService: 'rpc.service',
+  rpcMethod: 'rpc.method',
+  /** gRPC status code (integer) from the response trailers (or headers, for a trailers-only response). */
+  rpcGrpcStatusCode: 'rpc.grpc.status_code',
 });
 
 /** Resource attributes every sidecar and the runtime put on what they send. */

@@ -141,6 +141,11 @@ export const sidecarConfigSchema = z.strictObject({
     }),
   /** The local app, where inbound traffic goes; null for a sidecar with outbound traffic only. */
   app: hostPort.nullable(),
+  /**
+   * How the inbound sidecar talks to the app: `http` (HTTP/1.1) or `h2c` (HTTP/2 with prior knowledge,
+   * e.g. a gRPC server; one multiplexed session). Callers may use either on the listeners regardless.
+   */
+  appProtocol: z.enum(['http', 'h2c']).default('http'),
   /** OTLP/HTTP base URL (`http://10.77.0.1:4318`); null turns span and log export off. */
   collector: z.url().nullable().default(null),
   /** Honour the `x-meshlet-fault` request header. */

@@ -75,6 +75,14 @@ export function crossCheckMeshSpec(raw: unknown): SpecIssue[] {
       }
     }
 
+    if (value['protocol'] === 'h2c') {
+      if (value['port'] === undefined) issues.push({ path: at('protocol'), message: 'protocol h2c needs the service to have a port' });
+      const h = value['health'];
+      if (isRecord(h) && h['http'] !== undefined) {
+        issues.push({ path: at('health', 'http'), message: 'health.http probes the app with HTTP/1.1, which an h2c app (e.g. a gRPC server) does not answer: use health.command' });
+      }
+    }
+
     if (Array.isArray(value['publish'])) {
       if (value['publish'].length > 0 && value['port'] === undefined) {
         issues.push({ path: at('publish'), message: 'publish needs the service to have a port' });

@@ -158,3 +158,19 @@ test('names must be DNS labels', () => {
   assert.equal(result.ok, false);
   if (!result.ok) assert.match(result.problems[0]?.message ?? '', /lowercase letters/);
 });
+
+test('protocol: http by default, h2c for HTTP/2 cleartext apps; h2c needs a port and no HTTP/1.1 health probe', () => {
+  const ok = parseMeshSpec('services:\n  a: {command: x, port: 80}\n  g: {command: x, port: 50051, protocol: h2c, health: {command: [grpc-health]}}\n');
+  assert.equal(ok.ok, true);
+  if (ok.ok) {
+    assert.equal(ok.spec.services['a']?.protocol, 'http');
+    assert.equal(ok.spec.services['g']?.protocol, 'h2c');
+  }
+  const bad = parseMeshSpec('services:\n  a: {command: x, protocol: h2c}\n  b: {command: x, port: 1, protocol: h2c, health: {http: /healthz}}\n  c: {command: x, port: 1, protocol: grpc}\n');
+  assert.equal(bad.ok, false);
+  if (bad.ok) return;
+  const byPath = Object.fromEntries(bad.problems.map((p) => [p.path, p.message]));
+  assert.match(byPath['services.a.protocol'] ?? '', /needs the service to have a port/);
+  assert.match(byPath['services.b.health.http'] ?? '', /use health\.command/);
+  assert.match(byPath['services.c.protocol'] ?? '', /http|h2c/);
+});

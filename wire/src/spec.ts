@@ -244,6 +244,8 @@ const service = z
     command: command.optional(),
     working_dir: z.string().optional(),
     port: port.optional(),
+    /** How the service's app speaks on `port`: `http` (HTTP/1.1) or `h2c` (HTTP/2 cleartext, e.g. a gRPC server). */
+    protocol: z.enum(['http', 'h2c']).default('http'),
     replicas: z.number().int().min(0).max(64).default(1),
     env: env.prefault({}),
     resources: resources.optional(),
@@ -267,6 +269,7 @@ const service = z
     command: s.command,
     workingDir: s.working_dir,
     port: s.port,
+    protocol: s.protocol,
     replicas: s.replicas,
     env: s.env,
     resources: s.resources,
