@@ -18,6 +18,13 @@ test('precedence: flags > env > file > defaults', () => {
   assert.ok(Object.isFrozen(cfg));
 });
 
+test('app protocol: http by default, h2c from the file, env or flag; anything else is a listed problem', () => {
+  assert.equal(parseConfig({ service: 's', app: '127.0.0.1:1' }, 'test').appProtocol, 'http');
+  assert.equal(parseConfig(overlay({ service: 's', app: '127.0.0.1:1' }, envOverrides({ MESHLET_PROXY_APP_PROTOCOL: 'h2c' }), {}), 'test').appProtocol, 'h2c');
+  assert.equal(parseConfig(overlay({ service: 's', app: '127.0.0.1:1', appProtocol: 'h2c' }, {}, { appProtocol: 'http' }), 'test').appProtocol, 'http');
+  assert.throws(() => parseConfig({ service: 's', app: '127.0.0.1:1', appProtocol: 'grpc' }, 'f.yaml'), (err: Error & { problems?: string[] }) => err.problems?.[0]?.startsWith('appProtocol:') === true);
+});
+
 test('every problem is listed with its path', () => {
   assert.throws(
     () => parseConfig({ service: 'X', app: 'nope', destinations: { pay: { endpoints: [{ address: 'bad' }] } } }, 'f.yaml'),

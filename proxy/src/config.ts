@@ -9,6 +9,8 @@ import { ConfigError, UsageError } from './errors.ts';
 export interface Overrides {
   service?: string;
   app?: string | null;
+  /** `http` or `h2c`: how the inbound sidecar talks to the app. */
+  appProtocol?: string;
   inbound?: string;
   outbound?: string;
   admin?: string;
@@ -54,6 +56,7 @@ export function overridesToInput(o: Overrides): Json {
   const input: Json = {};
   if (o.service !== undefined) input.service = o.service;
   if (o.app !== undefined) input.app = o.app;
+  if (o.appProtocol !== undefined) input.appProtocol = o.appProtocol;
   if (o.collector !== undefined) input.collector = o.collector;
   if (o.testMode !== undefined) input.testMode = o.testMode;
   const listen: Json = {};
@@ -79,11 +82,12 @@ const FALSE = new Set(['0', 'false', 'no', 'off', '']);
 export function envOverrides(env: NodeJS.ProcessEnv): Overrides {
   const get = (key: string): string | undefined => env[envName('proxy', key)];
   const o: Overrides = {};
-  const str = (key: 'service' | 'inbound' | 'outbound' | 'admin' | 'config' | 'configUrl' | 'accessLog', name: string): void => {
+  const str = (key: 'service' | 'appProtocol' | 'inbound' | 'outbound' | 'admin' | 'config' | 'configUrl' | 'accessLog', name: string): void => {
     const v = get(name);
     if (v !== undefined && v !== '') o[key] = v;
   };
   str('service', 'service');
+  str('appProtocol', 'app_protocol');
   str('inbound', 'inbound');
   str('outbound', 'outbound');
   str('admin', 'admin');

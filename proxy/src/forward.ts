@@ -31,6 +31,22 @@ export function responseHeaderList(headers: HeaderMap, extra: string | null): st
   return out;
 }
 
+/**
+ * The response headers for an HTTP/2 client, as an object (repeated fields as arrays): hop-by-hop and
+ * connection-specific headers left out, which HTTP/2 forbids (RFC 9113 §8.2.2).
+ */
+export function responseHeaderObject(headers: HeaderMap): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const list = responseHeaderList(headers, null);
+  for (let i = 0; i < list.length; i += 2) {
+    const name = (list[i] as string).toLowerCase();
+    const value = list[i + 1] as string;
+    const seen = out[name];
+    out[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+  }
+  return out;
+}
+
 class ForwardHandler implements Dispatcher.DispatchHandler {
   private readonly req: ProxyRequest;
   private readonly resolve: (res: ProxyResponse) => void;

@@ -10,7 +10,7 @@ import { createSidecar } from './sidecar.ts';
 
 const HELP_AFTER = `
 Config precedence: flags > environment (MESHLET_PROXY_<KEY>) > --config file or --config-url > defaults.
-Environment: MESHLET_PROXY_SERVICE, _APP, _INBOUND, _OUTBOUND, _ADMIN, _COLLECTOR, _TEST_MODE,
+Environment: MESHLET_PROXY_SERVICE, _APP, _APP_PROTOCOL, _INBOUND, _OUTBOUND, _ADMIN, _COLLECTOR, _TEST_MODE,
   _ENDPOINT ("svc=host:port,host:port;other=host:port"), _CONFIG, _CONFIG_URL, _ACCESS_LOG.
 Admin endpoints: GET /ready /live /metrics /config, POST /shutdown (drain, then exit).
 Logs: operational JSON lines (pino) on stderr, including one {"msg":"listening",inbound,outbound,admin};
@@ -27,6 +27,7 @@ function program(): Command {
     .description('Run one meshlet sidecar: inbound traffic to the app, outbound traffic from the app to the mesh.')
     .option('--service <name>', 'name of the local service (required unless the config gives it)')
     .option('--app <host:port>', 'the local app, where inbound traffic goes ("none" for outbound only)')
+    .addOption(new Option('--app-protocol <protocol>', 'how to talk to the app: http (HTTP/1.1) or h2c (HTTP/2 cleartext, e.g. gRPC)').choices(['http', 'h2c']))
     .option('--inbound <host:port>', 'inbound listener (mesh → app)', `${LOOPBACK}:15006`)
     .option('--outbound <host:port>', 'outbound listener (app → mesh; point HTTP_PROXY here)', `${LOOPBACK}:15001`)
     .option('--admin <host:port>', 'admin listener', `${LOOPBACK}:${SIDECAR_ADMIN_PORT}`)
@@ -45,6 +46,7 @@ function program(): Command {
 interface Flags {
   service?: string;
   app?: string;
+  appProtocol?: 'http' | 'h2c';
   inbound: string;
   outbound: string;
   admin: string;
@@ -62,6 +64,7 @@ function typedFlags(cmd: Command, flags: Flags): Overrides {
   const typed = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
   if (typed('service')) o.service = flags.service;
   if (typed('app')) o.app = flags.app === 'none' ? null : (flags.app);
+  if (typed('appProtocol')) o.appProtocol = flags.appProtocol;
   if (typed('inbound')) o.inbound = flags.inbound;
   if (typed('outbound')) o.outbound = flags.outbound;
   if (typed('admin')) o.admin = flags.admin;

@@ -2,8 +2,21 @@
 // when the client's socket buffer is full the upstream read is paused, never buffered without bound
 // (undici's controller.pause()/resume(); node's `drain`). Chunks that arrive before a sink is
 // attached (between headers and the first write) are held, and the upstream is paused meanwhile.
-import type { ServerResponse } from 'node:http';
 import type { HeaderMap } from './service.ts';
+
+/**
+ * Where a body goes: node's ServerResponse (HTTP/1.1) or Http2ServerResponse (h2c), which offer the
+ * same writable surface. HTTP/1.1 can send trailers only with chunked framing; h2 always can.
+ */
+export interface BodySink {
+  write(chunk: Buffer): boolean;
+  end(): unknown;
+  end(chunk: Buffer): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+  destroy(error?: Error): unknown;
+  addTrailers(headers: Record<string, string | string[]>): void;
+  readonly chunkedEncoding?: boolean;
+}
 
 /** What undici's dispatch controller offers for flow control. */
 export interface FlowControl {
@@ -33,7 +46,8 @@ export class ResponseBody {
   private held: Buffer[] | null = null;
   private heldBytes = 0;
   private paused = false;
-  private sink: ServerResponse | null = null;
+  private sink: BodySink | null = null;
+  private h2 = false;
   private discarding = false;
   /** The client went away before a sink was attached. */
   private abandoned = false;
@@ -96,14 +110,15 @@ export class ResponseBody {
     else if (this.discarding || this.abandoned) this.done(error);
   }
 
-  /** Consumer: stream everything into `sink` (headers must already be set) and end it. */
-  pipe(sink: ServerResponse): void {
+  /** Consumer: stream everything into `sink` (headers must already be set) and end it; `h2` for an HTTP/2 sink. */
+  pipe(sink: BodySink, h2 = false): void {
     this.sink = sink;
+    this.h2 = h2;
     const held = this.held;
     this.held = null;
     if (this.finished && this.error === null && held !== null && held.length === 1 && isEmpty(this.trailers)) {
       // The common small response, complete before the client write: headers and body in one write.
-      sink.end(held[0]);
+      sink.end(held[0] as Buffer);
       this.done(null);
       return;
     }
@@ -152,13 +167,23 @@ export class ResponseBody {
   }
 
   private finishSink(): void {
-    const sink = this.sink as ServerResponse;
+    const sink = this.sink as BodySink;
     if (this.error !== null) {
       // The client must see a broken response, not a short one that looks complete.
       sink.destroy(this.error);
     } else {
       const trailers = this.trailers;
-      if (!isEmpty(trailers) && sink.chunkedEncoding) sink.addTrailers(trailers as Record<string, string>);
+      if (!isEmpty(trailers) && (this.h2 || sink.chunkedEncoding === true)) {
+        try {
+          sink.addTrailers(trailers as Record<string, string>);
+        } catch (err) {
+          // A trailer HTTP/2 refuses (a connection-specific or invalid name): a broken response, not a silent loss.
+          this.error = err as Error;
+          sink.destroy(this.error);
+          this.done(this.error);
+          return;
+        }
+      }
       sink.end();
     }
     this.done(this.error);

@@ -1,6 +1,7 @@
 // The proxy's core interface (DESIGN.md "Sidecar"): a request is a ProxyRequest, a Service answers it
 // with a ProxyResponse, a Layer wraps a Service. Stacks are lists of layers, outermost first.
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { FailureOrigin, FailureReason } from '@meshlet/wire';
 import type { ResponseBody } from './response-body.ts';
 import type { SpanHandle } from './telemetry/tracer.ts';
@@ -11,6 +12,9 @@ import type { Destination } from './destinations.ts';
 
 /** Header values as node:http and undici give them (lower-case names). */
 export type HeaderMap = Record<string, string | string[] | undefined>;
+
+/** A request as the listener received it: HTTP/1.1 (node:http) or h2c (node:http2's compatibility API). */
+export type IncomingRequest = IncomingMessage | Http2ServerRequest;
 
 /** Where the request came in: app → mesh (`outbound`) or mesh → app (`inbound`). */
 export type Direction = 'inbound' | 'outbound';
@@ -30,10 +34,10 @@ export interface ProxyRequest {
    * and trace headers removed (forward adds the trace headers of each attempt). Layers may replace it.
    */
   headers: string[];
-  /** The incoming message: its socket and its body stream. */
-  readonly incoming: IncomingMessage;
+  /** The incoming message: its socket and its body stream (`httpVersion` says `2.0` for h2c). */
+  readonly incoming: IncomingRequest;
   /** Body to send: the incoming stream, a replay buffer, or null when the request has none. */
-  body: IncomingMessage | Buffer | null;
+  body: IncomingRequest | Buffer | null;
   /** Declared Content-Length, or null (chunked or none). */
   readonly contentLength: number | null;
   /** performance.now() when the request arrived. */
@@ -87,7 +91,8 @@ export interface ProxyRequest {
 /** An upstream: one endpoint address and its connection pool. */
 export interface Target {
   readonly address: string;
-  readonly pool: Dispatcher;
+  /** An undici Pool, or the h2c client of an app that speaks HTTP/2 (the same dispatch contract). */
+  readonly pool: Pick<Dispatcher, 'dispatch'>;
 }
 
 /** A response on its way back. Proxy-made responses carry `reason`; app responses may carry `reason: app_error`. */

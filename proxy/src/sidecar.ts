@@ -5,6 +5,9 @@
 //   outbound (app → mesh)  accept → rescue → record → route → fault → timeout → retry → balance → forward
 //   inbound  (mesh → app)  accept → rescue → record → authorize → fault → forward(app)
 //
+// Both plain listeners accept HTTP/1.1 and h2c on one port (accept.ts); between sidecars requests
+// travel as HTTP/1.1 (undici pools, trailers included); an app marked `appProtocol: h2c` is reached
+// over one multiplexed HTTP/2 session (h2-client.ts).
 // `record` sits above `authorize` on inbound (DESIGN.md lists it below) so denied and rate-limited
 // calls get a SERVER span and metrics too.
 import http from 'node:http';
@@ -13,7 +16,8 @@ import type { Pool } from 'undici';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ATTR, CALLER_HEADER, RESOURCE, spiffeId, type SidecarConfig } from '@meshlet/wire';
-import { createAcceptServer, writeRawError } from './accept.ts';
+import { createAcceptServer, writeRawError, type AcceptServer } from './accept.ts';
+import { H2AppClient } from './h2-client.ts';
 import { Destinations, resolveDestination, type RoutingTable } from './destinations.ts';
 import { MeshError } from './errors.ts';
 import { forward } from './forward.ts';
@@ -26,7 +30,7 @@ import { retry } from './layers/retry.ts';
 import { route } from './layers/route.ts';
 import { timeout } from './layers/timeout.ts';
 import { Pools, poolOptions } from './pools.ts';
-import { stack, type Layer, type Target } from './service.ts';
+import { stack, type Direction, type Layer, type ProxyRequest, type Target } from './service.ts';
 import { createAccessLog, type AccessLog } from './telemetry/access-log.ts';
 import { routeTemplate } from './telemetry/label-budget.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
@@ -122,6 +126,10 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   let destinations: Destinations | null = null;
   let inboundServer: http.Server | null = null;
   let outboundServer: http.Server | null = null;
+  let inboundAccept: AcceptServer | null = null;
+  let outboundAccept: AcceptServer | null = null;
+  /** The app's h2c client (`appProtocol: h2c`), kept across revisions while the app address stays. */
+  let appH2: H2AppClient | null = null;
   let adminServer: http.Server | null = null;
   const addresses: Addresses = { inbound: '', outbound: '', admin: '' };
 
@@ -208,8 +216,13 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       draining: () => draining,
       onRejected,
       active,
+      onTrailersDropped: (req: ProxyRequest, names: string[]) => {
+        req.span?.setAttribute('meshlet.request.trailers_dropped', names.join(','));
+        log.warn({ direction: req.direction, service: req.service, trailers: names }, 'h2c request trailers dropped: the HTTP/1.1 hop between sidecars cannot carry them');
+      },
+      onProtocolError: (direction: Direction, err: Error & { code?: string }) => log.info({ direction, code: err.code, err: err.message }, 'h2c session closed after a protocol error'),
     };
-    outboundServer = createAcceptServer({
+    outboundAccept = createAcceptServer({
       ...common,
       keepAliveTimeoutMs: cfg.limits.appKeepAliveTimeoutMs,
       tls: null,
@@ -236,7 +249,8 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         passUpgrade(req, socket, head, { address: endpoint.address, service: dest.name, headers: traced.headers, connectTimeoutMs: current().limits.connectTimeoutMs, tls, onDone: traced.done });
       },
     });
-    inboundServer = createAcceptServer({
+    outboundServer = outboundAccept.server;
+    inboundAccept = createAcceptServer({
       ...common,
       // Under mTLS the inbound listener is TLS-only: callers must present a mesh certificate.
       tls: cfg.tls === null ? null : serverTlsOptions(cfg.tls),
@@ -252,6 +266,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
         passUpgrade(req, socket, head, { address: appTarget.address, service: current().service, headers: traced.headers, connectTimeoutMs: current().limits.connectTimeoutMs, tls: null, onDone: traced.done });
       },
     });
+    inboundServer = inboundAccept.server;
     addresses.outbound = await listen(outboundServer, cfg.listen.outbound);
     addresses.inbound = await listen(inboundServer, cfg.listen.inbound);
   };
@@ -297,9 +312,19 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     const p = pools as Pools;
     p.setOptions(poolOptions(cfg.limits, cfg.tls));
     table = (destinations as Destinations).compile(cfg);
-    appTarget = cfg.app === null ? null : { address: cfg.app, pool: p.get(cfg.app) };
+    if (cfg.app === null || cfg.appProtocol !== 'h2c') {
+      if (appH2 !== null) void appH2.close();
+      appH2 = null;
+      appTarget = cfg.app === null ? null : { address: cfg.app, pool: p.get(cfg.app) };
+    } else {
+      if (appH2 === null || appTarget?.address !== cfg.app) {
+        if (appH2 !== null) void appH2.close();
+        appH2 = new H2AppClient(cfg.app, { connectTimeoutMs: cfg.limits.connectTimeoutMs, maxHeaderBytes: cfg.limits.maxHeaderBytes });
+      }
+      appTarget = { address: cfg.app, pool: appH2 };
+    }
     const keep = new Set(table.pools);
-    if (appTarget !== null) keep.add(appTarget.pool as Pool);
+    if (appTarget !== null && appH2 === null) keep.add(appTarget.pool as Pool);
     p.retain(keep);
     if (cfg.tls !== null && config !== null && (cfg.tls.certPem !== config.tls?.certPem || cfg.tls.keyPem !== config.tls.keyPem || cfg.tls.caPem !== config.tls.caPem) && inboundServer instanceof https.Server) {
       // A rotated certificate applies to new connections at once.
@@ -379,16 +404,22 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       drained = (async () => {
         log.info({ active: active.count }, 'draining');
         const closing = Promise.all([close(inboundServer), close(outboundServer)]);
+        // h2c sessions get GOAWAY: no new streams, the ones in flight finish.
+        inboundAccept?.goaway();
+        outboundAccept?.goaway();
         const deadline = Date.now() + (config?.limits.drainTimeoutMs ?? 10_000);
         while (active.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
         inboundServer?.closeAllConnections();
         outboundServer?.closeAllConnections();
+        inboundAccept?.destroy();
+        outboundAccept?.destroy();
         for (const socket of tunnels) socket.destroy();
         await closing;
         if (active.count > 0) log.warn({ active: active.count }, 'drain timeout: requests still in flight were cut');
         await tracer?.close();
         await accessLog?.close();
         await pools?.close();
+        await appH2?.close();
         log.info('drained');
       })();
       return drained;

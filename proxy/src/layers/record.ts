@@ -4,6 +4,7 @@
 // into the request.
 import { ATTR, type FailureOrigin, type FailureReason } from '@meshlet/wire';
 import { MeshError, toMeshError } from '../errors.ts';
+import { grpcStatusIn, grpcStatusOf, isGrpc, rpcOfPath } from '../grpc.ts';
 import { ResponseBody } from '../response-body.ts';
 import type { AccessLog } from '../telemetry/access-log.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -29,11 +30,14 @@ interface Outcome {
 
 const NO_ATTRIBUTES = Object.freeze({});
 
-function finish(deps: RecordDeps, req: ProxyRequest, span: SpanHandle, outcome: Outcome, bytes: number, broken: Error | null): void {
+function finish(deps: RecordDeps, req: ProxyRequest, span: SpanHandle, outcome: Outcome, bytes: number, broken: Error | null, grpcStatus: number | null = null): void {
   const durationMs = performance.now() - req.startMs;
   const inbound = req.direction === 'inbound';
   if (inbound) deps.inflight.end(span.traceId);
-  if (deps.tracer.recording) annotate(req, span, outcome, broken, inbound);
+  if (deps.tracer.recording) {
+    annotate(req, span, outcome, broken, inbound);
+    if (grpcStatus !== null) span.setAttribute(ATTR.rpcGrpcStatusCode, grpcStatus);
+  }
   span.end();
   report(deps, req, span, outcome, bytes, durationMs, inbound);
 }
@@ -119,14 +123,16 @@ export function record(deps: RecordDeps): Layer {
     } catch (err) {
       const mesh = err instanceof MeshError ? err : toMeshError(err, req.service, req.endpoint);
       if (req.contextPropagated === false) deps.metrics()?.contextNotPropagated(req.service ?? 'unknown');
-      finish(deps, req, span, { status: mesh.status, reason: mesh.reason, origin: 'proxy', faultInjected: mesh.faultInjected, message: mesh.message }, 0, null);
+      const grpcStatus = isGrpc(req.incomingHeaders) ? grpcStatusOf(mesh.reason, mesh.status) : null;
+      finish(deps, req, span, { status: mesh.status, reason: mesh.reason, origin: 'proxy', faultInjected: mesh.faultInjected, message: mesh.message }, 0, null, grpcStatus);
       throw mesh;
     }
     if (req.contextPropagated === false) deps.metrics()?.contextNotPropagated(req.service ?? 'unknown');
     const outcome = responseOutcome(res, inbound);
     const body = res.body;
-    if (body instanceof ResponseBody) body.onDone((error, bytes) => finish(deps, req, span, outcome, bytes, error));
-    else finish(deps, req, span, outcome, body === null ? 0 : body.length, null);
+    const grpc = isGrpc(req.incomingHeaders);
+    if (body instanceof ResponseBody) body.onDone((error, bytes) => finish(deps, req, span, outcome, bytes, error, grpc ? grpcStatusIn(res.headers, body.trailers) : null));
+    else finish(deps, req, span, outcome, body === null ? 0 : body.length, null, grpc ? grpcStatusIn(res.headers, null) : null);
     return res;
   };
 }
@@ -138,8 +144,18 @@ function startAttributes(req: ProxyRequest, inbound: boolean): Record<string, st
     [ATTR.urlPath]: pathOnly(req.path),
     [ATTR.serverAddress]: req.authority,
     [ATTR.requestId]: req.requestId,
+    [ATTR.networkProtocolName]: 'http',
+    [ATTR.networkProtocolVersion]: req.incoming.httpVersionMajor === 2 ? '2' : req.incoming.httpVersion,
   };
   if (req.run !== null) attributes[ATTR.run] = req.run;
+  if (isGrpc(req.incomingHeaders)) {
+    attributes[ATTR.rpcSystem] = 'grpc';
+    const rpc = rpcOfPath(req.path);
+    if (rpc !== null) {
+      attributes[ATTR.rpcService] = rpc.service;
+      attributes[ATTR.rpcMethod] = rpc.method;
+    }
+  }
   if (inbound) {
     if (req.peerService !== null) attributes[ATTR.peerService] = req.peerService;
     const remote = req.incoming.socket.remoteAddress;

@@ -2,10 +2,14 @@
 // proxy-made response carries `x-meshlet-error: <reason>` and the JSON MeshErrorBody.
 import { MESH_ERROR_HEADER, REASON_HINTS, type MeshErrorBody } from '@meshlet/wire';
 import { MeshError, toMeshError } from '../errors.ts';
+import { encodeGrpcMessage, grpcStatusOf, isGrpc } from '../grpc.ts';
 import type { Layer, ProxyRequest, ProxyResponse } from '../service.ts';
 
-/** Renders a MeshError as the response a user reads. */
-export function errorResponse(err: MeshError, traceId: string | null): ProxyResponse {
+/**
+ * Renders a MeshError as the response a user reads. For a gRPC request (`grpc`), `grpc-status` and
+ * `grpc-message` (the reason, message and hint) say the same to a gRPC client.
+ */
+export function errorResponse(err: MeshError, traceId: string | null, grpc = false): ProxyResponse {
   const body: MeshErrorBody = {
     error: err.message,
     reason: err.reason,
@@ -15,14 +19,19 @@ export function errorResponse(err: MeshError, traceId: string | null): ProxyResp
     hint: REASON_HINTS[err.reason],
   };
   const bytes = Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string> = {
+    [MESH_ERROR_HEADER]: err.reason,
+    'content-type': 'application/json',
+    'content-length': String(bytes.length),
+    'cache-control': 'no-store',
+  };
+  if (grpc) {
+    headers['grpc-status'] = String(grpcStatusOf(err.reason, err.status));
+    headers['grpc-message'] = encodeGrpcMessage(`meshlet ${err.reason}: ${err.message} (${body.hint})`);
+  }
   return {
     status: err.status,
-    headers: {
-      [MESH_ERROR_HEADER]: err.reason,
-      'content-type': 'application/json',
-      'content-length': String(bytes.length),
-      'cache-control': 'no-store',
-    },
+    headers,
     body: bytes,
     reason: err.reason,
     origin: 'proxy',
@@ -38,7 +47,7 @@ export function rescue(onUnexpected: (err: unknown, req: ProxyRequest) => void):
       return await next(req);
     } catch (err) {
       if (!(err instanceof MeshError)) onUnexpected(err, req);
-      return errorResponse(toMeshError(err, req.service, req.endpoint), req.span?.traceId ?? null);
+      return errorResponse(toMeshError(err, req.service, req.endpoint), req.span?.traceId ?? null, isGrpc(req.incomingHeaders));
     }
   };
 }

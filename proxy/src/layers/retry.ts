@@ -2,14 +2,13 @@
 // retryable), only for the failures the policy names, only with a body that can be replayed
 // (≤ maxRetryBodyBytes, read ahead of the first attempt), and only while the destination's retry
 // budget allows. Each attempt is a CLIENT span under the request span (shape in wire/attributes.ts).
-import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ATTR, MESH_ERROR_HEADER, isProxyReason, type FailureReason } from '@meshlet/wire';
 import { MeshError, toMeshError } from '../errors.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { SpanHandle, Tracer } from '../telemetry/tracer.ts';
 import { ResponseBody } from '../response-body.ts';
-import type { Layer, ProxyRequest, ProxyResponse } from '../service.ts';
+import type { IncomingRequest, Layer, ProxyRequest, ProxyResponse } from '../service.ts';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** 5xx statuses of an app worth another attempt (the others say the request itself is bad). */
@@ -28,7 +27,7 @@ export function responseFailure(res: ProxyResponse): FailureReason | null {
  * after putting what was read back in front of the stream (so nothing is lost; the request is then not retried).
  */
 export async function bufferForReplay(req: ProxyRequest, limit: number): Promise<Buffer | null> {
-  const body = req.body as IncomingMessage;
+  const body = req.body as IncomingRequest;
   if (req.contentLength !== null && req.contentLength > limit) return null;
   req.sendContinue?.();
   const chunks: Buffer[] = [];
