@@ -6,6 +6,13 @@ export type Counters = { [key: string]: number | string | Counters | undefined }
 
 /** Merges `delta` into `target` with `sign` (+1 add, -1 subtract), in place. Returns `target`. */
 export function addInto(target: Counters, delta: Counters, sign: 1 | -1 = 1): Counters {
+  mergeInto(target, delta, sign);
+  return target;
+}
+
+/** `addInto`; returns true when it removed a key from `target` (only then can `target` have become empty). */
+function mergeInto(target: Counters, delta: Counters, sign: 1 | -1): boolean {
+  let removed = false;
   // for...in (no key array per call): this runs for every node, edge and point of every analysed trace.
   for (const key in delta) {
     const d = delta[key];
@@ -18,20 +25,31 @@ export function addInto(target: Counters, delta: Counters, sign: 1 | -1 = 1): Co
         if (sign > 0) target[key] = typeof t === 'number' ? Math.max(t, d) : d;
       } else {
         const next = (typeof t === 'number' ? t : 0) + sign * d;
-        if (Math.abs(next) < 1e-9) delete target[key];
-        else target[key] = next;
+        if (Math.abs(next) < 1e-9) {
+          if (t !== undefined) removed = true;
+          delete target[key];
+        } else target[key] = next;
       }
     } else if (typeof d === 'string') {
       // Labels (e.g. a failure point's origin) are kept from the first record that had them.
       if (sign > 0 && t === undefined) target[key] = d;
+    } else if (typeof t === 'object') {
+      // Emptiness is looked for only after a removal: listing a large histogram's keys costs more than the merge.
+      if (mergeInto(t, d, sign) && isEmpty(t)) {
+        delete target[key];
+        removed = true;
+      }
     } else {
-      const sub = typeof t === 'object' ? t : {};
-      addInto(sub, d, sign);
-      if (isEmpty(sub)) delete target[key];
-      else target[key] = sub;
+      const sub: Counters = {};
+      mergeInto(sub, d, sign);
+      if (!isEmpty(sub)) target[key] = sub;
+      else if (t !== undefined) {
+        delete target[key];
+        removed = true;
+      }
     }
   }
-  return target;
+  return removed;
 }
 
 /** True when an object has no own enumerable key (without listing its keys: histograms have hundreds). */

@@ -89,3 +89,28 @@ void test('sqlite: a store of an unknown schema version is refused with a clear 
   db.close();
   assert.throws(() => openSqliteStore({ dir }), /has schema version 9; this collector reads version 2/);
 });
+
+void test('sqlite: span ids repeated inside a write, a trace split across writes of one commit, and late spans are counted once', async (t) => {
+  const base = 1_800_000_000_000;
+  const store = openSqliteStore({ dir: ':memory:', now: () => base });
+  t.after(() => store.close());
+  const trace = shopTrace('pricing-app-error', { random: seededRandom(11), startNs: BigInt(base) * 1_000_000n });
+  const spans = trace.spans;
+  assert.ok(spans.length >= 4);
+  const [a, b, c, ...late] = spans as [SpanRecord, SpanRecord, SpanRecord, ...SpanRecord[]];
+  // One write repeats a span (a new trace's path); two writes queued in the same turn share one commit.
+  const [first, second] = await Promise.all([store.write({ spans: [a, b, a], logs: [] }), store.write({ spans: [b, c], logs: [] })]);
+  assert.deepEqual(first.insertedSpans.map((s) => s.spanId), [a.spanId, b.spanId]);
+  assert.equal(first.duplicateSpans, 1);
+  assert.deepEqual(second.insertedSpans.map((s) => s.spanId), [c.spanId]);
+  assert.equal(second.duplicateSpans, 1);
+  // Late spans of the stored trace, with a repeat of a stored one.
+  const third = await store.write({ spans: [...late, a], logs: [] });
+  assert.equal(third.insertedSpans.length, late.length);
+  assert.equal(third.duplicateSpans, 1);
+  assert.equal(store.stats().spans, spans.length);
+  assert.equal(store.stats().traces, 1);
+  const [pending] = store.pendingTraces(base + 1, 10);
+  assert.equal(pending?.spanCount, spans.length);
+  assert.deepEqual(store.traceSpans(a.traceId).map((s) => s.spanId).sort(), spans.map((s) => s.spanId).sort());
+});
