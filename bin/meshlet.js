@@ -21,10 +21,12 @@ const parts = {
   inject: 'deploy/kubernetes/src/main.ts',
 };
 const runtimeCli = 'runtime/src/main.ts';
-// verb -> a build of its part (`npm run build`), run instead of the sources while it is up to date.
+// verb -> a build of its part (`npm run build`, scripts/bundle.ts), run instead of the sources while it
+// is up to date: the processes that start often — a sidecar per pod, the runtime's CLI and daemon.
 const builds = {
   proxy: 'proxy/dist',
 };
+const runtimeBuild = 'runtime/dist';
 
 /**
  * The built entry of a part, when it exists and no source it was built from changed since (its
@@ -70,7 +72,7 @@ if (major < REQUIRED_MAJOR) {
   const argv = process.argv.slice(2);
   const verb = argv[0];
   const own = verb !== undefined && Object.hasOwn(parts, verb);
-  const target = own ? ((Object.hasOwn(builds, verb) && upToDateBuild(builds[verb])) || parts[verb]) : runtimeCli;
+  const target = own ? ((Object.hasOwn(builds, verb) && upToDateBuild(builds[verb])) || parts[verb]) : upToDateBuild(runtimeBuild) || runtimeCli;
   const args = own ? argv.slice(1) : argv;
   const file = join(root, target);
   if (!existsSync(file)) {

@@ -87,9 +87,15 @@ const tcpOpen = (port: number) =>
 
 const httpOk = (url: string) => fetch(url).then((r) => r.status === 200, () => false);
 
-async function rssMb(pid: number): Promise<number> {
-  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0) / 1024;
+/**
+ * A process's memory in MB: RSS (what the target names), PSS (shared pages — the `node` binary's, ~35–45
+ * MB in every Node process — divided among the processes mapping them: what each adds to the host) and
+ * private anonymous memory (its own heap and buffers), from /proc/<pid>/smaps_rollup.
+ */
+async function memoryMb(pid: number): Promise<{ rss: number; pss: number; anon: number }> {
+  const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) / 1024;
+  return { rss: kb('Rss'), pss: kb('Pss'), anon: kb('Anonymous') };
 }
 
 async function cpuSeconds(pid: number): Promise<number> {
@@ -195,8 +201,11 @@ ${Array.from({ length: services }, (_, i) => `  svc${i}:\n    command: ["node", 
   await sleep(IDLE_SECONDS * 1000);
   const elapsed = (performance.now() - t0) / 1000;
   const cpu1 = await Promise.all(watched.map((w) => cpuSeconds(w.pid)));
-  const rss = await Promise.all(watched.map((w) => rssMb(w.pid)));
-  const idle = watched.map((w, i) => ({ what: w.what, rssMb: rss[i] as number, cpuPercentOfCore: (((cpu1[i] as number) - (cpu0[i] as number)) / elapsed) * 100 }));
+  const memory = await Promise.all(watched.map((w) => memoryMb(w.pid)));
+  const idle = watched.map((w, i) => {
+    const mem = memory[i] as { rss: number; pss: number; anon: number };
+    return { what: w.what, rssMb: mem.rss, pssMb: mem.pss, anonMb: mem.anon, cpuPercentOfCore: (((cpu1[i] as number) - (cpu0[i] as number)) / elapsed) * 100 };
+  });
   const podIdle = idle.filter((x) => x.what.startsWith('pod '));
 
   const result = {
@@ -207,7 +216,7 @@ ${Array.from({ length: services }, (_, i) => `  svc${i}:\n    command: ["node", 
     failures,
     startMs: { appsAlone: apps, sidecarsAlone: sidecars, meshUp: mesh, meshDown: down, ...(WITH_COLLECTOR ? { meshUpWithCollector: meshCollector } : {}) },
     median: { appsAlone: median(apps), sidecarsAlone: median(sidecars), meshUp: median(mesh), meshDown: median(down), ...(WITH_COLLECTOR ? { meshUpWithCollector: median(meshCollector) } : {}) },
-    idle: { seconds: IDLE_SECONDS, rows: idle, podSidecarMedianRssMb: median(podIdle.map((x) => x.rssMb)), podSidecarMedianCpuPercent: median(podIdle.map((x) => x.cpuPercentOfCore)) },
+    idle: { seconds: IDLE_SECONDS, rows: idle, podSidecarMedianRssMb: median(podIdle.map((x) => x.rssMb)), podSidecarMedianPssMb: median(podIdle.map((x) => x.pssMb)), podSidecarMedianAnonMb: median(podIdle.map((x) => x.anonMb)), podSidecarMedianCpuPercent: median(podIdle.map((x) => x.cpuPercentOfCore)) },
   };
   await mkdir(join(OUT, '..'), { recursive: true });
   await writeFile(OUT, `${JSON.stringify(result, null, 2)}\n`);
@@ -222,10 +231,10 @@ ${Array.from({ length: services }, (_, i) => `  svc${i}:\n    command: ["node", 
       ...(WITH_COLLECTOR ? [`| \`meshlet up -d\` (collector auto) | ${(m as { meshUpWithCollector: number }).meshUpWithCollector.toFixed(0)} ms |`] : []),
       `| \`meshlet down\` | ${m.meshDown.toFixed(0)} ms |`,
       '',
-      `| idle ${IDLE_SECONDS} s | RSS | CPU (% of a core) |`,
-      '| --- | ---: | ---: |',
-      `| sidecar in a pod (median of ${podIdle.length}) | ${result.idle.podSidecarMedianRssMb.toFixed(1)} MB | ${result.idle.podSidecarMedianCpuPercent.toFixed(2)} % |`,
-      ...idle.filter((x) => !x.what.startsWith('pod ')).map((x) => `| ${x.what} | ${x.rssMb.toFixed(1)} MB | ${x.cpuPercentOfCore.toFixed(2)} % |`),
+      `| idle ${IDLE_SECONDS} s | RSS | PSS | private (anon) | CPU (% of a core) |`,
+      '| --- | ---: | ---: | ---: | ---: |',
+      `| sidecar in a pod (median of ${podIdle.length}) | ${result.idle.podSidecarMedianRssMb.toFixed(1)} MB | ${result.idle.podSidecarMedianPssMb.toFixed(1)} MB | ${result.idle.podSidecarMedianAnonMb.toFixed(1)} MB | ${result.idle.podSidecarMedianCpuPercent.toFixed(2)} % |`,
+      ...idle.filter((x) => !x.what.startsWith('pod ')).map((x) => `| ${x.what} | ${x.rssMb.toFixed(1)} MB | ${x.pssMb.toFixed(1)} MB | ${x.anonMb.toFixed(1)} MB | ${x.cpuPercentOfCore.toFixed(2)} % |`),
       `load average during the run: ${result.machine.loadAverage.map((l) => l.toFixed(1)).join(' ')} on ${result.machine.cpus} CPUs`,
       '',
     ].join('\n'),

@@ -4,7 +4,7 @@
 // process group (Ctrl-C at the terminal reaches only the daemon, which stops pods in order) and carry
 // the mesh's owner marker in their environment.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { access, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -107,8 +107,10 @@ export async function startContainer(
   runc: RuncOptions,
   o: { id: string; bundle: string; owner: string; onOutput: OutputHandler; /** Watch for OOM kills (the app has a memory limit). */ onOom?: () => void },
 ): Promise<Running> {
-  // A container left over from a previous run of this pod (crash, kill -9) would make `run` fail.
-  await runc.host.exec(['runc', '--root', runc.root, 'delete', '--force', o.id]).catch(() => {});
+  // A container left over from a previous run of this pod (crash, kill -9) would make `run` fail. runc
+  // keeps a container's state in <root>/<id>; without it there is nothing to delete, and not starting
+  // `runc delete` (a Go program, ~0.1 CPU-second) for each of ten pods at once shortens `up`.
+  if (await access(join(runc.root, o.id)).then(() => true, () => false)) await runc.host.exec(['runc', '--root', runc.root, 'delete', '--force', o.id]).catch(() => {});
   const pidFile = join(o.bundle, 'app.pid');
   await rm(pidFile, { force: true });
   const child = spawnProgram(['runc', '--root', runc.root, 'run', '--pid-file', pidFile, '--bundle', o.bundle, o.id], {

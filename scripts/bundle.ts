@@ -1,16 +1,23 @@
-// Builds proxy/dist/main.js: the sidecar — proxy/src, the wire/src it imports and the npm packages it
-// uses (undici, OpenTelemetry, prom-client, pino, zod, commander, yaml) — as one plain-JavaScript ES
-// module. `bin/meshlet.js proxy` runs it instead of proxy/src/main.ts while it is newer than every
-// source it was built from (dist/inputs.json), so a sidecar neither loads Node's TypeScript stripper
-// (amaro, ~12 MB of RSS) nor strips ~45 files, nor resolves and links ~750 package files at each start;
-// edit a source and the launcher falls back to the .ts files until the next `npm run build`.
-// Measured in proxy/README.md ("Built entry"). esbuild's WebAssembly build: no native binary.
+// `node scripts/bundle.ts <part>` builds <part>/dist/main.js from <part>/src/main.ts: the part's sources,
+// the wire/src it imports and the npm packages it uses, as one plain-JavaScript ES module.
+// `bin/meshlet.js` runs it instead of the .ts sources while it is newer than everything it was built
+// from (dist/inputs.json), so a process neither loads Node's TypeScript stripper (amaro, ~12 MB of RSS)
+// nor strips dozens of files, nor resolves and links hundreds of package files at each start; edit a
+// source and the launcher falls back to the .ts files until the next `npm run build`. Used for the
+// processes that start often: the sidecar (one per pod) and the runtime's CLI and daemon. Measured in
+// proxy/README.md ("Built entry"). esbuild's WebAssembly build: no native binary.
+import { existsSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import * as esbuild from 'esbuild-wasm';
 
-const root = import.meta.dirname;
-const repo = join(root, '..');
+const part = process.argv[2];
+const repo = join(import.meta.dirname, '..');
+if (part === undefined || !existsSync(join(repo, part, 'src', 'main.ts'))) {
+  process.stderr.write(`bundle: usage: node scripts/bundle.ts <part>, where <part>/src/main.ts exists (got ${part ?? 'nothing'})\n`);
+  process.exit(2);
+}
+const root = join(repo, part);
 const outdir = join(root, 'dist');
 
 const started = performance.now();
@@ -41,4 +48,4 @@ const builtAtMs = (await stat(join(outdir, 'main.js'))).mtimeMs;
 await writeFile(join(outdir, 'inputs.json'), `${JSON.stringify({ builtAtMs, inputs }, null, 1)}\n`);
 await esbuild.stop();
 const packages = Object.keys(result.metafile.inputs).length - sources.length;
-process.stdout.write(`proxy: built dist/main.js from ${sources.length} sources and ${packages} package files in ${Math.round(performance.now() - started)} ms\n`);
+process.stdout.write(`${part}: built dist/main.js from ${sources.length} sources and ${packages} package files in ${Math.round(performance.now() - started)} ms\n`);
