@@ -26,6 +26,7 @@ const greeter = {
   count: { path: '/demo.Greeter/Count', requestStream: false, responseStream: true, ...json },
   fail: { path: '/demo.Greeter/Fail', requestStream: false, responseStream: false, ...json },
   slow: { path: '/demo.Greeter/Slow', requestStream: false, responseStream: false, ...json },
+  chat: { path: '/demo.Greeter/Chat', requestStream: true, responseStream: true, ...json },
 } satisfies grpc.ServiceDefinition;
 const GreeterClient = grpc.makeGenericClientConstructor(greeter, 'Greeter');
 
@@ -59,6 +60,11 @@ async function startGreeter(): Promise<{ address: string; cancelled: () => numbe
     hello,
     fail,
     slow,
+    // Bidirectional: each message is answered at once, before the client ends its side.
+    chat: (call: grpc.ServerDuplexStream<{ n: number }, unknown>) => {
+      call.on('data', (m: { n: number }) => call.write({ echo: m.n }));
+      call.on('end', () => call.end());
+    },
     count: (call: grpc.ServerWritableStream<{ n: number }, unknown>) => {
       for (let i = 0; i < call.request.n; i++) call.write({ i });
       call.end();
@@ -114,7 +120,7 @@ async function pair(t: { after(fn: () => unknown): void }, app: string, extra: {
   return { caller, callee };
 }
 
-test('gRPC through the pair: unary with metadata both ways, server streaming, a non-OK status with its message, spans with rpc.* attributes', async (t) => {
+test('gRPC through the pair: unary with metadata both ways, server streaming, bidirectional ping-pong, a non-OK status with its message, spans with rpc.* attributes', async (t) => {
   const collector = await startCollector();
   t.after(() => collector.close());
   const app = await startGreeter();
@@ -142,6 +148,25 @@ test('gRPC through the pair: unary with metadata both ways, server streaming, a 
   assert.equal(items.length, 500);
   assert.deepEqual(items[499], { i: 499 });
 
+  // Ping-pong on a bidirectional stream: each reply arrives before the next message is sent (full duplex across the HTTP/1.1 hop).
+  const chat = (c as unknown as Record<string, () => grpc.ClientDuplexStream<unknown, { echo: number }>>).chat!();
+  const replies: number[] = [];
+  for (let n = 1; n <= 5; n++) {
+    const reply = new Promise<{ echo: number }>((resolve, reject) => {
+      chat.once('data', resolve);
+      chat.once('error', reject);
+      setTimeout(() => reject(new Error(`no reply to message ${n} within 5 s: the stream is not full duplex`)), 5_000).unref();
+    });
+    chat.write({ n });
+    replies.push((await reply).echo);
+  }
+  chat.end();
+  await new Promise<void>((resolve, reject) => {
+    chat.on('status', (st: grpc.StatusObject) => (st.code === grpc.status.OK ? resolve() : reject(new Error(st.details))));
+    chat.resume();
+  });
+  assert.deepEqual(replies, [1, 2, 3, 4, 5]);
+
   const failed = await unary(c, 'fail', {});
   assert.equal(failed.error?.code, grpc.status.NOT_FOUND);
   assert.equal(failed.error?.details, 'no such order: 42 – ünïcode');
@@ -163,7 +188,7 @@ test('gRPC through the pair: unary with metadata both ways, server streaming, a 
   for (const s of okSpans) assert.equal(s.attributes[ATTR.rpcGrpcStatusCode], grpc.status.OK);
 });
 
-test('gRPC failures made by the mesh reach the client as gRPC statuses with the meshlet reason', async (t) => {
+test('gRPC failures made by the mesh reach the client as gRPC statuses with the meshlet reason; cancellations reach the app', async (t) => {
   const app = await startGreeter();
   t.after(() => app.close());
   const { caller, callee } = await pair(t, app.address, { timeoutMs: 300 });
@@ -178,6 +203,13 @@ test('gRPC failures made by the mesh reach the client as gRPC statuses with the 
   const deadline = Date.now() + 3_000;
   while (app.cancelled() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(app.cancelled(), 1, 'the upstream call is cancelled when the proxy gives up');
+
+  // The client's own deadline (shorter than the route's): its RST_STREAM cancels the call through both sidecars.
+  const own = await unary(c, 'slow', { ms: 3_000 }, new grpc.Metadata(), 150);
+  assert.equal(own.error?.code, grpc.status.DEADLINE_EXCEEDED);
+  const deadline2 = Date.now() + 3_000;
+  while (app.cancelled() === 1 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(app.cancelled(), 2, "the client's cancellation reaches the app");
 
   // No endpoints for the destination: UNAVAILABLE from the caller's own sidecar.
   const lonely = await startSidecar({ service: 'web', app: null, destinations: { greeter: { endpoints: [] } } });
@@ -224,10 +256,12 @@ test('gRPC through real `meshlet proxy` processes, the callee started with --app
 });
 
 /** A node:http2 app (h2c). */
-async function startH2App(handler: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void): Promise<{ address: string; close(): Promise<void> }> {
+async function startH2App(handler: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void): Promise<{ address: string; sessions: Set<http2.Http2Session>; sessionsSeen: () => number; close(): Promise<void> }> {
   const server = http2.createServer();
   const sessions = new Set<http2.Http2Session>();
+  let seen = 0;
   server.on('session', (s) => {
+    seen++;
     sessions.add(s);
     s.once('close', () => sessions.delete(s));
   });
@@ -235,6 +269,8 @@ async function startH2App(handler: (stream: http2.ServerHttp2Stream, headers: ht
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sessions,
+    sessionsSeen: () => seen,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sessions) s.destroy();
@@ -343,6 +379,7 @@ test('h2c: a large body both ways with backpressure, trailers, and 200 concurren
     assert.equal(r.headers[':status'], 200);
     assert.equal(r.body.toString(), `echo /item/${i} greeter`);
   }
+  assert.equal(app.sessionsSeen(), 1, 'the callee sidecar multiplexes every request on one session to the app');
 
   // HTTP/1.1 still works on the same outbound port.
   const h1 = await get(`http://${caller.outbound}/item/h1`, { host: 'greeter' });
@@ -470,4 +507,42 @@ test('drain: h2c sessions get GOAWAY, the stream in flight finishes', async (t) 
   assert.equal(res.headers[':status'], 200);
   assert.equal(res.body.toString(), 'late but whole');
   await drained;
+});
+
+test('h2c app: a new session after the app sends GOAWAY; request trailers are reported, not silently lost', async (t) => {
+  const collector = await startCollector();
+  t.after(() => collector.close());
+  const app = await startH2App((stream, headers) => {
+    stream.on('data', () => {});
+    stream.on('end', () => {
+      stream.respond({ ':status': 200 });
+      stream.end(`ok ${String(headers[':path'])}`);
+    });
+  });
+  t.after(() => app.close());
+  const { caller } = await pair(t, app.address, { collector: collector.url });
+  const session = http2.connect(`http://${caller.outbound}`);
+  t.after(() => session.destroy());
+  const first = await h2Request(session, { ':method': 'GET', ':path': '/one', ':authority': 'greeter' });
+  assert.equal(first.body.toString(), 'ok /one');
+  // The app goes away gracefully (GOAWAY, as a restarting gRPC server does): the next request opens a new session.
+  for (const s of app.sessions) s.close();
+  await new Promise((r) => setTimeout(r, 100));
+  const second = await h2Request(session, { ':method': 'GET', ':path': '/two', ':authority': 'greeter' });
+  assert.equal(second.headers[':status'], 200);
+  assert.equal(second.body.toString(), 'ok /two');
+  assert.equal(app.sessionsSeen(), 2);
+
+  // A client that sends request trailers: the request goes through; the trailers are named on the span.
+  const withTrailers = await new Promise<number>((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': '/trailers', ':authority': 'greeter', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'abc' }));
+    stream.on('response', (h) => resolve(Number(h[':status'])));
+    stream.on('error', reject);
+    stream.resume();
+    stream.end('body');
+  });
+  assert.equal(withTrailers, 200);
+  const [span] = await collector.waitFor((s) => s.traceId === '0af7651916cd43dd8448eb211c80319c' && s.kind === CLIENT && s.attributes[ATTR.retryAttempt] === undefined);
+  assert.equal(span?.attributes['meshlet.request.trailers_dropped'], 'x-checksum');
 });
