@@ -27,6 +27,7 @@ const greeter = {
   fail: { path: '/demo.Greeter/Fail', requestStream: false, responseStream: false, ...json },
   slow: { path: '/demo.Greeter/Slow', requestStream: false, responseStream: false, ...json },
   chat: { path: '/demo.Greeter/Chat', requestStream: true, responseStream: true, ...json },
+  sum: { path: '/demo.Greeter/Sum', requestStream: true, responseStream: false, ...json },
 } satisfies grpc.ServiceDefinition;
 const GreeterClient = grpc.makeGenericClientConstructor(greeter, 'Greeter');
 
@@ -64,6 +65,11 @@ async function startGreeter(): Promise<{ address: string; cancelled: () => numbe
     chat: (call: grpc.ServerDuplexStream<{ n: number }, unknown>) => {
       call.on('data', (m: { n: number }) => call.write({ echo: m.n }));
       call.on('end', () => call.end());
+    },
+    sum: (call: grpc.ServerReadableStream<{ n: number }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      let total = 0;
+      call.on('data', (m: { n: number }) => (total += m.n));
+      call.on('end', () => cb(null, { total }));
     },
     count: (call: grpc.ServerWritableStream<{ n: number }, unknown>) => {
       for (let i = 0; i < call.request.n; i++) call.write({ i });
@@ -120,7 +126,7 @@ async function pair(t: { after(fn: () => unknown): void }, app: string, extra: {
   return { caller, callee };
 }
 
-test('gRPC through the pair: unary with metadata both ways, server streaming, bidirectional ping-pong, a non-OK status with its message, spans with rpc.* attributes', async (t) => {
+test('gRPC through the pair: unary with metadata both ways, server and client streaming, bidirectional ping-pong, a non-OK status with its message, spans with rpc.* attributes', async (t) => {
   const collector = await startCollector();
   t.after(() => collector.close());
   const app = await startGreeter();
@@ -147,6 +153,14 @@ test('gRPC through the pair: unary with metadata both ways, server streaming, bi
   });
   assert.equal(items.length, 500);
   assert.deepEqual(items[499], { i: 499 });
+
+  // Client streaming: 1000 messages, one answer at the end.
+  const total = await new Promise<unknown>((resolve, reject) => {
+    const up = (c as unknown as Record<string, (cb: (e: grpc.ServiceError | null, v: unknown) => void) => grpc.ClientWritableStream<unknown>>).sum!((e, v) => (e === null ? resolve(v) : reject(e)));
+    for (let n = 1; n <= 1000; n++) up.write({ n });
+    up.end();
+  });
+  assert.deepEqual(total, { total: 500_500 });
 
   // Ping-pong on a bidirectional stream: each reply arrives before the next message is sent (full duplex across the HTTP/1.1 hop).
   const chat = (c as unknown as Record<string, () => grpc.ClientDuplexStream<unknown, { echo: number }>>).chat!();
