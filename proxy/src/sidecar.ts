@@ -217,7 +217,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       onRejected,
       active,
       onTrailersDropped: (req: ProxyRequest, names: string[]) => {
-        req.span?.setAttribute('meshlet.request.trailers_dropped', names.join(','));
+        req.span?.setAttribute(ATTR.requestTrailersDropped, names.join(','));
         log.warn({ direction: req.direction, service: req.service, trailers: names }, 'h2c request trailers dropped: the HTTP/1.1 hop between sidecars cannot carry them');
       },
       onProtocolError: (direction: Direction, err: Error & { code?: string }) => log.info({ direction, code: err.code, err: err.message }, 'h2c session closed after a protocol error'),

@@ -234,6 +234,18 @@ test('gRPC failures made by the mesh reach the client as gRPC statuses with the 
   assert.equal(none.error?.code, grpc.status.UNAVAILABLE);
   assert.match(none.error?.details ?? '', /meshlet no_endpoints/);
 
+  // The callee's policy denies the caller: PERMISSION_DENIED, made by the callee's sidecar.
+  const guarded = await startSidecar({ service: 'vault', app: app.address, appProtocol: 'h2c', inbound: { deny: ['web'] } });
+  t.after(() => guarded.close());
+  const toVault = await startSidecar({ service: 'web', app: null, destinations: { vault: { endpoints: [{ address: guarded.inbound }] } } });
+  t.after(() => toVault.close());
+  const c4 = client(toVault.outbound, 'vault');
+  t.after(() => c4.close());
+  const denied = await unary(c4, 'hello', { name: 'z' });
+  assert.equal(denied.error?.code, grpc.status.PERMISSION_DENIED);
+  assert.match(denied.error?.details ?? '', /meshlet denied/);
+  assert.equal(denied.error?.metadata.get('x-meshlet-error')[0], 'denied');
+
   // An unknown service: UNIMPLEMENTED, with the reason.
   const c3 = client(caller.outbound, 'nosuch');
   t.after(() => c3.close());
@@ -449,6 +461,14 @@ test('h2c limits and errors: header overflow → 431, unknown service → 404 wi
   const unknown = await h2Request(outbound, { ':method': 'GET', ':path': '/', ':authority': 'ghost' });
   assert.equal(unknown.headers[':status'], 404);
   assert.equal(unknown.headers['x-meshlet-error'], 'unknown_service');
+  // The same failure on a gRPC request: 200 and trailers-only, as gRPC clients (grpc-go too) expect.
+  const grpcUnknown = await h2Request(outbound, { ':method': 'POST', ':path': '/demo.Greeter/Hello', ':authority': 'ghost', 'content-type': 'application/grpc', te: 'trailers' }, Buffer.from([0, 0, 0, 0, 0]));
+  assert.equal(grpcUnknown.headers[':status'], 200);
+  assert.equal(grpcUnknown.headers['grpc-status'], '12');
+  assert.match(String(grpcUnknown.headers['grpc-message']), /^meshlet unknown_service: /);
+  assert.equal(grpcUnknown.headers['x-meshlet-error'], 'unknown_service');
+  assert.equal(grpcUnknown.trailers, null, 'trailers-only: the status is in the one HEADERS frame');
+  assert.equal(grpcUnknown.body.length, 0);
 });
 
 test('malformed HTTP/2 is rejected cleanly and the sidecar keeps serving', async (t) => {
@@ -558,5 +578,5 @@ test('h2c app: a new session after the app sends GOAWAY; request trailers are re
   });
   assert.equal(withTrailers, 200);
   const [span] = await collector.waitFor((s) => s.traceId === '0af7651916cd43dd8448eb211c80319c' && s.kind === CLIENT && s.attributes[ATTR.retryAttempt] === undefined);
-  assert.equal(span?.attributes['meshlet.request.trailers_dropped'], 'x-checksum');
+  assert.equal(span?.attributes[ATTR.requestTrailersDropped], 'x-checksum');
 });

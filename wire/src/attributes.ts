@@ -51,6 +51,8 @@ export const ATTR = Object.freeze({
   direction: 'meshlet.direction',
   /** The `x-request-id` of the request. */
   requestId: 'meshlet.request_id',
+  /** Names (comma-separated) of h2c request trailers that could not cross the HTTP/1.1 hop between sidecars. */
+  requestTrailersDropped: 'meshlet.request.trailers_dropped',
   // Semantic conventions (stable HTTP), listed so every part spells them the same way.
   httpMethod: 'http.request.method',
   httpStatus: 'http.response.status_code',
