@@ -48,13 +48,6 @@ export interface SqliteStoreOptions {
   sync?: 'full' | 'normal';
   /** Page cache size in MiB. */
   cacheMiB?: number;
-  /**
-   * WAL size (pages) that triggers a checkpoint (SQLite's default is 1000). Pages that every commit
-   * rewrites (the tails of the tables and indexes, the trace rows the analysis updates, aggregates) are
-   * copied into the database once per checkpoint, so fewer, larger checkpoints copy less. Durability is
-   * the same: every commit is in the WAL (fsynced with `sync: 'full'`) either way.
-   */
-  walCheckpointPages?: number;
   now?: () => number;
 }
 
@@ -91,7 +84,6 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   db.exec(`PRAGMA synchronous = ${options.sync === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.exec(`PRAGMA cache_size = ${-1024 * (options.cacheMiB ?? 32)}`);
   db.exec('PRAGMA temp_store = MEMORY');
-  db.exec(`PRAGMA wal_autocheckpoint = ${options.walCheckpointPages ?? 4000}`);
   db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined)?.value;
   if (version !== undefined && Number(version) === 1) {
