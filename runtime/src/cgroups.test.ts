@@ -56,6 +56,8 @@ test('v1: limits go to each controller, stats come from each', async (t) => {
   await writeFile(join(root, 'memory', 'm', 'p', 'memory.limit_in_bytes'), '9223372036854771712\n');
   assert.equal((await cg.stats('m/p'))?.memoryLimitBytes, undefined);
   assert.equal(await cg.stats('nope'), undefined);
+  assert.equal(await cg.oomKills('m/p'), 2, 'the OOM counter alone, as the runtime polls it');
+  assert.equal(await cg.oomKills('nope'), undefined);
   assert.ok(await cg.exists('m/p'));
 });
 
@@ -78,6 +80,8 @@ test('v2: controllers enabled down the path, limits and stats in the unified fil
   await writeFile(join(dir, 'pids.current'), '3\n');
   const s = await cg.stats('meshlet/shop/web-1/app');
   assert.deepEqual(s, { cpuSeconds: 1.5, throttledSeconds: 0.04, throttledPeriods: 2, memoryBytes: 4 << 20, memoryLimitBytes: 32 << 20, memoryPeakBytes: undefined, oomKills: 1, pids: 3 });
+  assert.equal(await cg.oomKills('meshlet/shop/web-1/app'), 1);
+  assert.equal(await cg.oomKills('meshlet/nope'), undefined);
   await writeFile(join(dir, 'memory.max'), 'max\n');
   assert.equal((await cg.stats('meshlet/shop/web-1/app'))?.memoryLimitBytes, undefined);
 });

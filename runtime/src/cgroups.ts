@@ -33,6 +33,11 @@ export interface Cgroups {
   /** Every process in the cgroup and its descendants. */
   procs(path: string): Promise<number[]>;
   stats(path: string): Promise<CgroupStats | undefined>;
+  /**
+   * Only the OOM-kill counter of `stats()` (one file instead of eight): what the runtime polls every
+   * second per pod. Undefined when the cgroup is absent.
+   */
+  oomKills(path: string): Promise<number | undefined>;
   /** Kills every process inside, then removes the cgroup and its descendants. Absent is success. */
   remove(path: string): Promise<void>;
   exists(path: string): Promise<boolean>;
@@ -195,6 +200,10 @@ export function createCgroupsV1(hierarchies: Readonly<Record<string, readonly st
         pids: num(await readAt('pids', path, 'pids.current')) ?? 0,
       };
     },
+    async oomKills(path) {
+      const text = await readAt('memory', path, 'memory.oom_control');
+      return text === undefined ? undefined : (parseFlatKeyed(text).get('oom_kill') ?? 0);
+    },
     async remove(path) {
       // runc creates the container's cgroup in every hierarchy, so every one is swept.
       for (const dir of all) await killAndRemove(join(dir, path), kill);
@@ -254,6 +263,10 @@ export function createCgroupsV2(root: string, kill = defaultKill): Cgroups {
         oomKills: events.get('oom_kill') ?? 0,
         pids: num(await read(join(dir, 'pids.current'))) ?? 0,
       };
+    },
+    async oomKills(path) {
+      const text = await read(join(root, path, 'memory.events'));
+      return text === undefined ? undefined : (parseFlatKeyed(text).get('oom_kill') ?? 0);
     },
     async remove(path) {
       const dir = join(root, path);

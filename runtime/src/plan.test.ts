@@ -54,7 +54,7 @@ test('pod setup: netns, hosts, veth, address and routes, iptables, cgroups with 
   assert.equal(step.id, 'pod/web-1/net');
   const text = JSON.stringify(step.do);
   for (const needle of [
-    `"netns","add","${pod.names.netns}"`,
+    `netns add ${pod.names.netns}\\nlink add ${pod.names.veth} type veth`, // the netns is made by the same `ip -batch` as the veth, before it
     `link add ${pod.names.veth} type veth peer name eth0 netns ${pod.names.netns}`,
     `link set ${pod.names.veth} master mlbr0`,
     'addr add 10.77.0.2/16 dev eth0',

@@ -162,9 +162,10 @@ export function planPodSetup(ctx: MeshPlanContext, pod: PodPlan): Step {
       workingDir: c.workingDir,
     });
     doActions.push(
-      { op: 'exec', argv: ip('netns', 'add', netns) },
       { op: 'write', path: hostsPath, content: pod.hosts },
-      { op: 'exec', argv: ip('-batch', '-'), stdin: [`link add ${veth} type veth peer name eth0 netns ${netns}`, `link set ${veth} master ${n.bridge}`, `link set ${veth} up`, ''].join('\n') },
+      // One `ip` for the host side, the netns included: every command is a process start of the
+      // daemon, and ten pods' worth of them is what `up` waits on.
+      { op: 'exec', argv: ip('-batch', '-'), stdin: [`netns add ${netns}`, `link add ${veth} type veth peer name eth0 netns ${netns}`, `link set ${veth} master ${n.bridge}`, `link set ${veth} up`, ''].join('\n') },
       {
         op: 'exec',
         argv: ip('-n', netns, '-batch', '-'),

@@ -299,7 +299,7 @@ export function createPod(d: PodDeps): Pod {
     startedAtMs = now();
     oomsAtStart = oomsReported;
     lastAppOoms = 0;
-    cgroupOomBase = (await statsOf(appCgroup))?.oomKills ?? 0;
+    cgroupOomBase = (appCgroup === undefined ? undefined : await d.cgroups?.oomKills(appCgroup).catch(() => undefined)) ?? 0;
     emit(INFRA_EVENTS.started, { [POD_ATTR.appPid]: proc.pid, [POD_ATTR.sidecarPid]: sidecar?.pid }, restarts === 0 ? 'started' : `started again (restart ${restarts})`);
     setState('running');
     everStarted = true;
@@ -432,10 +432,12 @@ export function createPod(d: PodDeps): Pod {
   let oomsAtStart = 0;
   let cgroupOomBase = 0;
   const reportOom = async () => {
-    const stats = await statsOf(appCgroup);
-    const fromCgroup = stats === undefined ? 0 : Math.max(0, stats.oomKills - cgroupOomBase);
+    const kills = appCgroup === undefined || d.cgroups === undefined ? undefined : await d.cgroups.oomKills(appCgroup).catch(() => undefined);
+    const fromCgroup = kills === undefined ? 0 : Math.max(0, kills - cgroupOomBase);
     const fromRuntime = app?.oomKills?.() ?? lastAppOoms;
     const seen = Math.max(fromCgroup, fromRuntime) + oomsAtStart;
+    // The full stats (memory limit for the event) only when there is something to report.
+    const stats = oomsReported < seen ? await statsOf(appCgroup) : undefined;
     while (oomsReported < seen) {
       oomsReported++;
       oomKills = oomsReported;

@@ -85,17 +85,23 @@ export async function gatherHostFacts(host: Host, ask: { chains: string[]; cgrou
     const r = await host.exec(argv);
     return r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as T[]);
   };
-  const routes = await json<{ dst: string; dev?: string; type?: string }>(['ip', '-j', '-4', 'route', 'show']);
-  const addrs = await json<{ ifname: string; addr_info?: { family: string; local: string; prefixlen: number }[] }>(['ip', '-j', '-4', 'addr', 'show']);
-  const links = await json<{ ifname: string }>(['ip', '-j', 'link', 'show']);
-  const netns = await readdir('/run/netns').catch(() => [] as string[]);
-  const chains: string[] = [];
-  for (const chain of ask.chains) {
-    for (const table of ['filter', 'nat']) {
-      const ok = await host.exec(['iptables', '-w', '-t', table, '-S', chain]).then(() => true, () => false);
-      if (ok && !chains.includes(chain)) chains.push(chain);
-    }
-  }
+  // One listing per table (`-S` prints `-N <chain>` for every user chain) rather than one command per
+  // chain and table; all at once: each command is a process start of the daemon, which is what `up` waits on.
+  const chainsOf = (table: string) =>
+    host.exec(['iptables', '-w', '-t', table, '-S']).then(
+      (r) => r.stdout.split('\n').flatMap((line) => (line.startsWith('-N ') ? [line.slice(3).trim()] : [])),
+      () => [] as string[],
+    );
+  const [routes, addrs, links, netns, filterChains, natChains] = await Promise.all([
+    json<{ dst: string; dev?: string; type?: string }>(['ip', '-j', '-4', 'route', 'show']),
+    json<{ ifname: string; addr_info?: { family: string; local: string; prefixlen: number }[] }>(['ip', '-j', '-4', 'addr', 'show']),
+    json<{ ifname: string }>(['ip', '-j', 'link', 'show']),
+    readdir('/run/netns').catch(() => [] as string[]),
+    chainsOf('filter'),
+    chainsOf('nat'),
+  ]);
+  const existing = new Set([...filterChains, ...natChains]);
+  const chains = ask.chains.filter((chain) => existing.has(chain));
   const cgroups: string[] = [];
   for (const cg of ask.cgroups) if (await ask.cgroupExists(cg)) cgroups.push(cg);
   return {
