@@ -39,7 +39,10 @@ const CLK_TCK = 100;
 
 const children: ChildProcess[] = [];
 let dir = '';
-process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void cleanup().then(() => process.exit(130)));
+// A reader that goes away (`| head`) must not end the run before its cleanup: the output is lost, the
+// servers it started are still stopped.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 async function cleanup(): Promise<void> {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

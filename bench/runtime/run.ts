@@ -46,7 +46,10 @@ const cleanup = async () => {
   if (stateDir !== '') await cli(['down']).catch(() => undefined);
   if (dir !== '') await rm(dir, { recursive: true, force: true });
 };
-process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void cleanup().then(() => process.exit(130)));
+// A reader that goes away (`| head`) must not end the run before its cleanup: the output is lost, the
+// servers it started are still stopped.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
 function cli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const t0 = performance.now();
