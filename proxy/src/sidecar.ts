@@ -15,7 +15,7 @@ import https from 'node:https';
 import type { Pool } from 'undici';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ATTR, CALLER_HEADER, RESOURCE, spiffeId, type SidecarConfig } from '@meshlet/wire';
+import { ATTR, CALLER_HEADER, RESOURCE, spiffeId, withoutPrivateKey, type SidecarConfig } from '@meshlet/wire';
 import { createAcceptServer, writeRawError, type AcceptServer } from './accept.ts';
 import { H2AppClient } from './h2-client.ts';
 import { Destinations, resolveDestination, type RoutingTable } from './destinations.ts';
@@ -95,10 +95,6 @@ function close(server: http.Server | null): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** The config as `/config` shows it: private key material redacted. */
-export function redacted(config: SidecarConfig): unknown {
-  return config.tls === null ? config : { ...config, tls: { ...config.tls, keyPem: '(redacted)' } };
-}
 
 export function createSidecar(options: SidecarOptions): Sidecar {
   const log = options.logger;
@@ -354,7 +350,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       );
       return;
     }
-    if (path === '/config') return config === null ? send(503, 'no config yet\n') : send(200, JSON.stringify(redacted(config), null, 2), 'application/json');
+    if (path === '/config') return config === null ? send(503, 'no config yet\n') : send(200, JSON.stringify(withoutPrivateKey(config), null, 2), 'application/json');
     if (path === '/shutdown') {
       if (req.method !== 'POST') {
         res.setHeader('allow', 'POST');

@@ -6,7 +6,7 @@
 // isolation: anyone but the pod itself, by source address) gets the config with the key redacted.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CONFIG_API, type SidecarConfig } from '@meshlet/wire';
+import { CONFIG_API, withoutPrivateKey, type SidecarConfig } from '@meshlet/wire';
 
 export interface ConfigServer {
   /** Where it listens (`host:port`). */
@@ -114,7 +114,7 @@ export async function createConfigServer(o: ConfigServerOptions): Promise<Config
           key,
           revision,
           body: JSON.stringify({ ...config, revision }),
-          redacted: config.tls === null ? undefined : JSON.stringify({ ...config, revision, tls: { ...config.tls, keyPem: '(redacted)' } }),
+          redacted: config.tls === null ? undefined : JSON.stringify({ ...withoutPrivateKey(config), revision }),
         };
         entries.set(pod, entry);
         for (const [res, withKey] of watchers.get(pod) ?? []) send(res, entry, withKey);

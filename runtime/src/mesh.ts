@@ -12,6 +12,7 @@ import {
   SIDECAR_ADMIN_PORT,
   SIDECAR_INBOUND_PORT,
   SIDECAR_OUTBOUND_PORT,
+  withoutPrivateKey,
   type MeshSpec,
   type SidecarConfig,
 } from '@meshlet/wire';
@@ -831,7 +832,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
     config: (pod) => {
       // For `inspect`: the private key stays between the runtime and the pod's sidecar.
       const c = configs().get(pod);
-      return c?.tls == null ? c : { ...c, tls: { ...c.tls, keyPem: '(redacted)' } };
+      return c === undefined ? undefined : withoutPrivateKey(c);
     },
     async waitSettled(timeoutMs) {
       const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONFIG_API, sidecarConfigSchema, spiffeId } from './sidecar-config.ts';
+import { CONFIG_API, sidecarConfigSchema, spiffeId, withoutPrivateKey } from './sidecar-config.ts';
 
 test('a minimal config gets the documented defaults', () => {
   const config = sidecarConfigSchema.parse({ service: 'orders', app: '127.0.0.1:8080' });
@@ -43,4 +43,15 @@ test('every problem of a bad config is listed', () => {
 test('config API paths and SPIFFE ids', () => {
   assert.equal(CONFIG_API.podConfigPath('orders-1'), '/v1/pods/orders-1/config');
   assert.equal(spiffeId('shop', 'payments'), 'spiffe://shop/svc/payments');
+});
+
+test('withoutPrivateKey: only the key is replaced, the config itself is left as it was', () => {
+  const tls = { certPem: 'CERT', keyPem: 'THE KEY', caPem: 'CA', identity: 'spiffe://m/svc/web' };
+  const config = sidecarConfigSchema.parse({ service: 'web', app: '127.0.0.1:8080', tls });
+  const shown = withoutPrivateKey(config);
+  assert.deepEqual(shown.tls, { certPem: 'CERT', keyPem: '(redacted)', caPem: 'CA', identity: 'spiffe://m/svc/web' });
+  assert.deepEqual({ ...shown, tls: null }, { ...config, tls: null });
+  assert.equal(config.tls?.keyPem, 'THE KEY');
+  const plain = sidecarConfigSchema.parse({ service: 'web', app: '127.0.0.1:8080' });
+  assert.equal(withoutPrivateKey(plain), plain);
 });

@@ -171,6 +171,17 @@ export const sidecarConfigSchema = z.strictObject({
 
 /** A parsed sidecar config. */
 export type SidecarConfig = z.output<typeof sidecarConfigSchema>;
+
+/** What stands for a private key wherever a config is shown to someone other than its pod. */
+export const REDACTED_KEY = '(redacted)';
+
+/**
+ * The config as it may be shown outside its pod (the sidecar's admin `/config`, the runtime's config API
+ * to other clients, `meshlet inspect`): the private key replaced by `REDACTED_KEY`, the rest unchanged.
+ */
+export function withoutPrivateKey<C extends { tls: { keyPem: string } | null }>(config: C): C {
+  return config.tls === null ? config : { ...config, tls: { ...config.tls, keyPem: REDACTED_KEY } };
+}
 /** What may be written in a config file or sent by the runtime (defaults filled in on parse). */
 export type SidecarConfigInput = z.input<typeof sidecarConfigSchema>;
 
