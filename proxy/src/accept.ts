@@ -262,6 +262,7 @@ export function createAcceptServer(options: AcceptOptions): AcceptServer {
       path: target.path,
       authority: target.absolute ? target.authority : (host ?? ''),
       incomingHeaders: incoming.headers,
+      grpc: isGrpc(incoming.headers),
       headers,
       incoming,
       body: hasBody ? incoming : null,
@@ -317,7 +318,7 @@ export function createAcceptServer(options: AcceptOptions): AcceptServer {
       (response) => (h2 ? respondH2(req, res as Http2ServerResponse, response) : respond(req, res as ServerResponse, response)),
       (err: unknown) => {
         // rescue is the outermost layer, so this is a bug: answer and keep the process alive.
-        const response = errorResponse(err instanceof MeshError ? err : new MeshError('upstream_reset', String(err)), null, isGrpc(incoming.headers));
+        const response = errorResponse(err instanceof MeshError ? err : new MeshError('upstream_reset', String(err)), null, req.grpc);
         if (h2) respondH2(req, res as Http2ServerResponse, response);
         else respond(req, res as ServerResponse, response);
       },
@@ -354,7 +355,7 @@ export function createAcceptServer(options: AcceptOptions): AcceptServer {
    * `x-meshlet-error`; spans and metrics keep the mesh status (403, 503, 504...).
    */
   const respondH2 = (req: ProxyRequest, res: Http2ServerResponse, response: ProxyResponse): void => {
-    const r = isGrpc(req.incomingHeaders) && response.status !== 200 && typeof response.headers[MESH_ERROR_HEADER] === 'string' ? grpcFailure(response) : response;
+    const r = req.grpc && response.status !== 200 && typeof response.headers[MESH_ERROR_HEADER] === 'string' ? grpcFailure(response) : response;
     const body = r.body;
     if (req.aborted || res.stream.destroyed) {
       if (body instanceof ResponseBody) body.abort(new Error('client gone'));
@@ -364,9 +365,9 @@ export function createAcceptServer(options: AcceptOptions): AcceptServer {
       writeHeadH2(res, r);
     } catch (err) {
       if (body instanceof ResponseBody) body.abort(err as Error);
-      const fallback = errorResponse(new MeshError('upstream_reset', `the upstream sent a header that cannot be forwarded over HTTP/2: ${(err as Error).message}`, { service: req.service, endpoint: req.endpoint }), req.span?.traceId ?? null, isGrpc(req.incomingHeaders));
+      const fallback = errorResponse(new MeshError('upstream_reset', `the upstream sent a header that cannot be forwarded over HTTP/2: ${(err as Error).message}`, { service: req.service, endpoint: req.endpoint }), req.span?.traceId ?? null, req.grpc);
       for (const name of res.getHeaderNames()) res.removeHeader(name);
-      const r2 = isGrpc(req.incomingHeaders) ? grpcFailure(fallback) : fallback;
+      const r2 = req.grpc ? grpcFailure(fallback) : fallback;
       writeHeadH2(res, r2);
       endWith(res, r2.body);
       return;

@@ -38,13 +38,16 @@ export function responseHeaderList(headers: HeaderMap, extra: string | null): st
 export function responseHeaderObject(headers: HeaderMap): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const list = responseHeaderList(headers, null);
-  for (let i = 0; i < list.length; i += 2) {
-    const name = (list[i] as string).toLowerCase();
-    const value = list[i + 1] as string;
-    const seen = out[name];
-    out[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
-  }
+  for (let i = 0; i < list.length; i += 2) addHeader(out, (list[i] as string).toLowerCase(), list[i + 1] as string);
   return out;
+}
+
+/** Adds a field to a node:http2 header object: a repeated name becomes an array of its values, in order. */
+export function addHeader(out: Record<string, string | string[] | number | undefined>, name: string, value: string): void {
+  const seen = out[name];
+  if (seen === undefined) out[name] = value;
+  else if (Array.isArray(seen)) seen.push(value);
+  else out[name] = [String(seen), value];
 }
 
 class ForwardHandler implements Dispatcher.DispatchHandler {

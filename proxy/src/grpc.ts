@@ -50,10 +50,15 @@ export function grpcStatusOf(reason: ProxyReason, status: number): number {
   return REASON_GRPC[reason] ?? grpcOfHttp(status);
 }
 
-/** True for gRPC (and gRPC-Web) requests: `content-type: application/grpc[+proto|+json|-web...]`. */
+/** True for a gRPC (or gRPC-Web) content type: `application/grpc[+proto|+json|-web...]`, any case. */
+export function isGrpcContentType(type: string): boolean {
+  return type.length >= 16 && type.slice(0, 16).toLowerCase() === 'application/grpc';
+}
+
+/** True for gRPC (and gRPC-Web) requests, by their `content-type`. */
 export function isGrpc(headers: HeaderMap): boolean {
   const type = headers['content-type'];
-  return typeof type === 'string' && type.length >= 16 && type.slice(0, 16).toLowerCase() === 'application/grpc';
+  return typeof type === 'string' && isGrpcContentType(type);
 }
 
 /**

@@ -5,6 +5,8 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { addHeader } from './forward.ts';
+import { isGrpcContentType } from './grpc.ts';
 import type { HeaderMap } from './service.ts';
 
 /** Request headers HTTP/2 forbids (RFC 9113 §8.2.2); `te` passes only as `trailers`. */
@@ -189,9 +191,8 @@ function requestHeaders(options: Dispatcher.DispatchOptions, fallbackAuthority: 
       const value = flat[i + 1] as string;
       if (name === 'host') authority ??= value;
       if (CONNECTION_SPECIFIC.has(name)) continue;
-      if (name === 'content-type' && value.toLowerCase().startsWith('application/grpc')) grpc = true;
-      const seen = out[name];
-      out[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [String(seen), value];
+      if (name === 'content-type' && isGrpcContentType(value)) grpc = true;
+      addHeader(out, name, value);
     }
   }
   out[':authority'] = authority ?? fallbackAuthority;

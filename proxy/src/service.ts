@@ -29,6 +29,8 @@ export interface ProxyRequest {
   readonly authority: string;
   /** Headers as received (lower-case names), for reading. */
   readonly incomingHeaders: HeaderMap;
+  /** A gRPC request (`content-type: application/grpc*`), told once when it arrives. */
+  readonly grpc: boolean;
   /**
    * Headers to send upstream as a flat `[name, value, ...]` list in arrival order and case, hop-by-hop
    * and trace headers removed (forward adds the trace headers of each attempt). Layers may replace it.

@@ -4,7 +4,7 @@
 // into the request.
 import { ATTR, type FailureOrigin, type FailureReason } from '@meshlet/wire';
 import { MeshError, toMeshError } from '../errors.ts';
-import { grpcStatusIn, grpcStatusOf, isGrpc, rpcOfPath } from '../grpc.ts';
+import { grpcStatusIn, grpcStatusOf, rpcOfPath } from '../grpc.ts';
 import { ResponseBody } from '../response-body.ts';
 import type { AccessLog } from '../telemetry/access-log.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -123,16 +123,15 @@ export function record(deps: RecordDeps): Layer {
     } catch (err) {
       const mesh = err instanceof MeshError ? err : toMeshError(err, req.service, req.endpoint);
       if (req.contextPropagated === false) deps.metrics()?.contextNotPropagated(req.service ?? 'unknown');
-      const grpcStatus = isGrpc(req.incomingHeaders) ? grpcStatusOf(mesh.reason, mesh.status) : null;
+      const grpcStatus = req.grpc ? grpcStatusOf(mesh.reason, mesh.status) : null;
       finish(deps, req, span, { status: mesh.status, reason: mesh.reason, origin: 'proxy', faultInjected: mesh.faultInjected, message: mesh.message }, 0, null, grpcStatus);
       throw mesh;
     }
     if (req.contextPropagated === false) deps.metrics()?.contextNotPropagated(req.service ?? 'unknown');
     const outcome = responseOutcome(res, inbound);
     const body = res.body;
-    const grpc = isGrpc(req.incomingHeaders);
-    if (body instanceof ResponseBody) body.onDone((error, bytes) => finish(deps, req, span, outcome, bytes, error, grpc ? grpcStatusIn(res.headers, body.trailers) : null));
-    else finish(deps, req, span, outcome, body === null ? 0 : body.length, null, grpc ? grpcStatusIn(res.headers, null) : null);
+    if (body instanceof ResponseBody) body.onDone((error, bytes) => finish(deps, req, span, outcome, bytes, error, req.grpc ? grpcStatusIn(res.headers, body.trailers) : null));
+    else finish(deps, req, span, outcome, body === null ? 0 : body.length, null, req.grpc ? grpcStatusIn(res.headers, null) : null);
     return res;
   };
 }
@@ -148,7 +147,7 @@ function startAttributes(req: ProxyRequest, inbound: boolean): Record<string, st
     [ATTR.networkProtocolVersion]: req.incoming.httpVersionMajor === 2 ? '2' : req.incoming.httpVersion,
   };
   if (req.run !== null) attributes[ATTR.run] = req.run;
-  if (isGrpc(req.incomingHeaders)) {
+  if (req.grpc) {
     attributes[ATTR.rpcSystem] = 'grpc';
     const rpc = rpcOfPath(req.path);
     if (rpc !== null) {

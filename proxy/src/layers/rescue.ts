@@ -2,7 +2,7 @@
 // proxy-made response carries `x-meshlet-error: <reason>` and the JSON MeshErrorBody.
 import { MESH_ERROR_HEADER, REASON_HINTS, type MeshErrorBody } from '@meshlet/wire';
 import { MeshError, toMeshError } from '../errors.ts';
-import { encodeGrpcMessage, grpcStatusOf, isGrpc } from '../grpc.ts';
+import { encodeGrpcMessage, grpcStatusOf } from '../grpc.ts';
 import type { Layer, ProxyRequest, ProxyResponse } from '../service.ts';
 
 /**
@@ -47,7 +47,7 @@ export function rescue(onUnexpected: (err: unknown, req: ProxyRequest) => void):
       return await next(req);
     } catch (err) {
       if (!(err instanceof MeshError)) onUnexpected(err, req);
-      return errorResponse(toMeshError(err, req.service, req.endpoint), req.span?.traceId ?? null, isGrpc(req.incomingHeaders));
+      return errorResponse(toMeshError(err, req.service, req.endpoint), req.span?.traceId ?? null, req.grpc);
     }
   };
 }
