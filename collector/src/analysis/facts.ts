@@ -1,6 +1,6 @@
 // What the analysis needs to know about one span, read once from its attributes (ATTR in wire/attributes.ts).
 import { ATTR, type FailureOrigin, type FailureReason, isFailureReason, RESOURCE } from '@meshlet/wire';
-import { boolAttr, numberAttr, SPAN_KIND, STATUS_CODE, type SpanRecord, stringAttr } from '../otlp/model.ts';
+import { boolAttr, numberAttr, SPAN_KIND, spanEndNs, STATUS_CODE, type SpanRecord, stringAttr } from '../otlp/model.ts';
 
 export interface SpanFacts {
   traceId: string;
@@ -68,7 +68,7 @@ export function factsOf(span: SpanRecord): SpanFacts {
   const errorOrigin: FailureOrigin | undefined =
     reason === undefined ? undefined : originAttr === 'proxy' || originAttr === 'app' ? originAttr : reason === 'app_error' ? 'app' : 'proxy';
   const startNs = span.startTimeUnixNano;
-  const endNs = span.endTimeUnixNano >= startNs ? span.endTimeUnixNano : startNs;
+  const endNs = spanEndNs(span);
   return {
     traceId: span.traceId,
     spanId: span.spanId,

@@ -74,6 +74,11 @@ export interface SpanRecord {
   scope: ScopeRecord;
 }
 
+/** When a span ended, for time ranges: its start when it claims to have ended before it began. */
+export function spanEndNs(span: SpanRecord): bigint {
+  return span.endTimeUnixNano >= span.startTimeUnixNano ? span.endTimeUnixNano : span.startTimeUnixNano;
+}
+
 /** One log record; ids are `''` when absent. */
 export interface LogRecordData {
   timeUnixNano: bigint;

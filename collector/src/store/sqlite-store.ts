@@ -15,6 +15,7 @@ import {
   plainValue,
   type ResourceRecord,
   type ScopeRecord,
+  spanEndNs,
   type SpanEventRecord,
   type SpanLinkRecord,
   type SpanRecord,
@@ -316,7 +317,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       let endNs = startNs;
       for (const s of spans) {
         if (s.startTimeUnixNano < startNs) startNs = s.startTimeUnixNano;
-        const end = s.endTimeUnixNano >= s.startTimeUnixNano ? s.endTimeUnixNano : s.startTimeUnixNano;
+        const end = spanEndNs(s);
         if (end > endNs) endNs = end;
       }
       const startUs = Number(startNs / 1000n);
@@ -348,7 +349,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
           continue;
         }
         result.insertedSpans.push(s);
-        const end = s.endTimeUnixNano >= s.startTimeUnixNano ? s.endTimeUnixNano : s.startTimeUnixNano;
+        const end = spanEndNs(s);
         if (inserted === 0 || s.startTimeUnixNano < firstNs) firstNs = s.startTimeUnixNano;
         if (inserted === 0 || end > lastNs) lastNs = end;
         inserted++;
