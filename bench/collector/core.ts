@@ -66,7 +66,8 @@ try {
       for (const at of template.offsets) body.writeUInt32BE(sent, at);
       const decoded = decodeTraceRequest(body);
       spans += decoded.items.length;
-      writes.push(store.write({ spans: decoded.items, logs: [] }).then((r) => analyzer.observe(r.insertedSpans)));
+      // `encodedSpans` as the receiver passes them (a store that does not keep them ignores them).
+      writes.push(store.write({ spans: decoded.items, encodedSpans: decoded.encoded, logs: [] }).then((r) => analyzer.observe(r.insertedSpans)));
     }
     await Promise.all(writes);
     if (sent % 12 === 0) analyzer.step();

@@ -95,7 +95,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     let result: WriteResult = { insertedSpans: [], duplicateSpans: 0, insertedLogs: 0, duplicateLogs: 0 };
     if (decoded.items.length > 0) {
       try {
-        result = await store.write(signal === 'traces' ? { spans: decoded.items as SpanRecord[], logs: [] } : { spans: [], logs: decoded.items as LogRecordData[] });
+        result = await store.write(signal === 'traces' ? { spans: decoded.items as SpanRecord[], encodedSpans: decoded.encoded, logs: [] } : { spans: [], logs: decoded.items as LogRecordData[] });
       } catch (err) {
         fail(res, signal, encoding, err, decoded.items.length);
         return;

@@ -63,9 +63,36 @@ interface Shape<T> {
 
 const checkHexSpanIds = (s: SpanRecord): string | null => checkSpanIds(s, true);
 
-/** Decodes an `ExportTraceServiceRequest`. Throws `OtlpDecodeError` (with the field path) when malformed. */
-export function decodeTraceRequest(body: Buffer): DecodedBatch<SpanRecord> {
-  return decodeRequest(body, { resources: 'resourceSpans', scopes: 'scopeSpans', items: 'spans', item: span, check: checkHexSpanIds });
+/**
+ * Decodes an `ExportTraceServiceRequest`. Throws `OtlpDecodeError` (with the field path) when malformed.
+ * `encoded` holds each kept span's `Span` message as received (views into `body`).
+ */
+export function decodeTraceRequest(body: Buffer): DecodedBatch<SpanRecord> & { encoded: Uint8Array[] } {
+  const out = { items: [] as SpanRecord[], rejected: 0, rejectMessages: [] as string[], encoded: [] as Uint8Array[] };
+  decodeRequest(body, { resources: 'resourceSpans', scopes: 'scopeSpans', items: 'spans', item: span, check: checkHexSpanIds }, out);
+  return out;
+}
+
+/**
+ * A span from its stored `Span` message (as `decodeTraceRequest` kept it, or as `encodeSpan` wrote it),
+ * with the ingest's normalisation (an all-zero parent id is a root).
+ */
+export function decodeStoredSpan(bytes: Uint8Array, resource: ResourceRecord, scope: ScopeRecord): SpanRecord {
+  const s = span(new ProtoReader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)), resource, scope);
+  checkSpanIds(s, true);
+  return s;
+}
+
+/** The attributes (field 9) of a stored `Span` message, nothing else decoded. */
+export function decodeStoredSpanAttributes(bytes: Uint8Array): StoredAttributes {
+  const r = new ProtoReader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  const attributes: StoredAttributes = {};
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(9, LEN)) keyValue(r, attributes);
+    else r.skip(tag & 7);
+  }
+  return attributes;
 }
 
 /** Decodes an `ExportLogsServiceRequest`. Throws `OtlpDecodeError` when malformed. */
@@ -90,8 +117,8 @@ function eachMessage(r: ProtoReader, field: number, name: string, fn: (m: ProtoR
   }
 }
 
-function decodeRequest<T>(body: Buffer, shape: Shape<T>): DecodedBatch<T> {
-  const out: DecodedBatch<T> = { items: [], rejected: 0, rejectMessages: [] };
+function decodeRequest<T>(body: Buffer, shape: Shape<T>, out: DecodedBatch<T> = { items: [], rejected: 0, rejectMessages: [] }): DecodedBatch<T> {
+  const encoded = out.encoded;
   eachMessage(new ProtoReader(body), 1, shape.resources, (rm) => {
     // The resource may come after the scopes: read it first, then go over the scopes.
     const resource = readResourceEnvelope(rm);
@@ -107,12 +134,16 @@ function decodeRequest<T>(body: Buffer, shape: Shape<T>): DecodedBatch<T> {
           continue;
         }
         let item: T;
+        const m = sm.message();
+        const start = m.pos;
         try {
-          item = shape.item(sm.message(), resource.record, scope.record);
+          item = shape.item(m, resource.record, scope.record);
         } catch (err) {
           rethrowWithin(err, `${shape.items}[${index}]`);
         }
-        recordItem(out, item, shape.check(item), `${shape.items}[${index}]`);
+        const problem = shape.check(item);
+        recordItem(out, item, problem, `${shape.items}[${index}]`);
+        if (problem === null && encoded !== undefined) encoded.push(body.subarray(start, m.end));
         index++;
       }
     });

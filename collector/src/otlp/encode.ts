@@ -103,6 +103,13 @@ export function encodeTraceRequest(spans: SpanRecord[]): Buffer {
   return w.finish();
 }
 
+/** One span as an OTLP `Span` message (what the store keeps of a span that did not arrive as protobuf). */
+export function encodeSpan(s: SpanRecord): Uint8Array {
+  const w = new ProtoWriter(512);
+  writeSpan(w, s);
+  return w.finish();
+}
+
 function writeSpan(w: ProtoWriter, s: SpanRecord): void {
   w.bytesField(1, hex(s.traceId)).bytesField(2, hex(s.spanId)).stringField(3, s.traceState).bytesField(4, hex(s.parentSpanId));
   w.stringField(5, s.name).int32Field(6, s.kind).fixed64Field(7, s.startTimeUnixNano).fixed64Field(8, s.endTimeUnixNano);

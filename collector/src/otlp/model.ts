@@ -102,6 +102,11 @@ export interface DecodedBatch<T> {
   rejected: number;
   /** Why items were rejected (first few reasons), for the partial-success message. */
   rejectMessages: string[];
+  /**
+   * Protobuf span requests: each kept item's `Span` message as received (a view into the request body,
+   * aligned with `items`), which the store keeps as is.
+   */
+  encoded?: Uint8Array[];
 }
 
 /** A double in the stored form: a plain number only when JSON keeps it a double. */

@@ -1,7 +1,7 @@
 // The SQLite schema of the store. Times: `*_ns` exact nanoseconds (INTEGER, read back as text),
 // `*_us` microseconds, `*_ms` milliseconds since the epoch.
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** The traces table (DDL shared with the migration from version 1). */
 const tracesTable = (name: string): string => `CREATE TABLE ${name} (
@@ -22,6 +22,24 @@ const tracesTable = (name: string): string => `CREATE TABLE ${name} (
   run TEXT
 );`;
 
+/**
+ * The spans table (DDL shared with the migration from version 2). A row binds few values: the columns
+ * queries filter or join on, and the span itself as its OTLP \`Span\` message in \`data\` (the bytes received
+ * over OTLP/protobuf, kept as they came; a span that arrived as JSON is encoded the same way).
+ */
+const spansTable = (name: string): string => `CREATE TABLE ${name} (
+  id INTEGER PRIMARY KEY,
+  -- traces.id of the span's trace.
+  trace_ref INTEGER NOT NULL,
+  span_id TEXT NOT NULL,
+  resource_id INTEGER NOT NULL,
+  scope_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  kind INTEGER NOT NULL,
+  status_code INTEGER NOT NULL,
+  data BLOB NOT NULL
+);`;
+
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
@@ -29,31 +47,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE, service TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS scopes (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
 
-CREATE TABLE IF NOT EXISTS spans (
-  id INTEGER PRIMARY KEY,
-  trace_id TEXT NOT NULL,
-  span_id TEXT NOT NULL,
-  parent_span_id TEXT NOT NULL,
-  resource_id INTEGER NOT NULL,
-  scope_id INTEGER NOT NULL,
-  name TEXT NOT NULL,
-  kind INTEGER NOT NULL,
-  start_ns INTEGER NOT NULL,
-  end_ns INTEGER NOT NULL,
-  status_code INTEGER NOT NULL,
-  status_message TEXT NOT NULL,
-  attrs TEXT NOT NULL,
-  events TEXT,
-  links TEXT,
-  trace_state TEXT NOT NULL,
-  flags INTEGER NOT NULL,
-  dropped_attrs INTEGER NOT NULL,
-  dropped_events INTEGER NOT NULL,
-  dropped_links INTEGER NOT NULL,
-  received_ms INTEGER NOT NULL,
-  -- traces.id of the span's trace.
-  trace_ref INTEGER NOT NULL DEFAULT 0
-);
+${spansTable('IF NOT EXISTS spans')}
 -- Deduplication: a (trace, span) pair is stored once. Keyed by the trace's row id, which grows with time,
 -- so new entries land on the index's last pages instead of on a random page per span (random trace ids):
 -- a commit writes a few index pages instead of one per span.
@@ -137,3 +131,21 @@ UPDATE spans SET trace_ref = (SELECT id FROM traces WHERE traces.trace_id = span
 DROP INDEX spans_trace_span;
 UPDATE meta SET value = '2' WHERE key = 'schema';
 `;
+
+/**
+ * Brings a version 2 database to version 3 (spans keep their OTLP \`Span\` message instead of a column per
+ * field). In one transaction before \`SCHEMA\`: \`BEFORE\`, then every old row is re-encoded into
+ * \`spans_v3\` (with its id) by the store, then \`AFTER\`; \`SCHEMA\` creates the index again.
+ */
+export const MIGRATE_2_TO_3 = {
+  BEFORE: spansTable('spans_v3'),
+  OLD_ROWS: `SELECT id, trace_ref, span_id, parent_span_id, resource_id, scope_id, name, kind, CAST(start_ns AS TEXT) AS start_ns,
+    CAST(end_ns AS TEXT) AS end_ns, status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs,
+    dropped_events, dropped_links, trace_id FROM spans ORDER BY id`,
+  INSERT: 'INSERT INTO spans_v3 (id, trace_ref, span_id, resource_id, scope_id, name, kind, status_code, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  AFTER: `
+DROP TABLE spans;
+ALTER TABLE spans_v3 RENAME TO spans;
+UPDATE meta SET value = '3' WHERE key = 'schema';
+`,
+};

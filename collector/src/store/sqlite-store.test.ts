@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
+import { createAnalyzer } from '../analysis/analyzer.ts';
 import type { SpanRecord } from '../otlp/model.ts';
 import { shopTrace } from '../../test/fixtures/shop.ts';
 import { seededRandom } from '../../test/fixtures/trace-builder.ts';
@@ -81,13 +82,85 @@ void test('sqlite: a version 1 store is migrated on open: its spans stay readabl
   assert.equal(store.stats().traces, 1);
 });
 
+void test('sqlite: a version 2 store is migrated on open: every field of its spans is kept exactly, they dedupe and stay searchable', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshlet-store-v2-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const base = 1_800_000_000_000;
+  const trace = shopTrace('pricing-app-error', { random: seededRandom(9), startNs: BigInt(base) * 1_000_000n });
+  const [plain, ...rest] = trace.spans as [SpanRecord, ...SpanRecord[]];
+  // A span using every field, with values JSON alone would not keep (nanoseconds, int64 beyond 2^53, bytes, -0).
+  const first: SpanRecord = {
+    ...plain,
+    traceState: 'vendor=x',
+    flags: 257,
+    startTimeUnixNano: BigInt(base) * 1_000_000n + 123n,
+    attributes: { ...plain.attributes, big: { i: '9007199254740993' }, whole: { d: 3 }, neg: { d: '-0' }, raw: { b: 'AAEC' }, list: [1, 'x', null, 0.5], map: { kv: { ok: true } }, none: null },
+    droppedAttributesCount: 2,
+    events: [{ timeUnixNano: 1544712660000000123n, name: 'retry', attributes: { attempt: 2 }, droppedAttributesCount: 1 }],
+    droppedEventsCount: 3,
+    links: [{ traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), traceState: 'a=b', attributes: { why: 'follows' }, droppedAttributesCount: 0, flags: 1 }],
+    droppedLinksCount: 4,
+    statusCode: 2,
+    statusMessage: 'price lookup failed',
+  };
+  // The tables of version 2 that version 3 changed (a column per span field), written the way version 2 wrote them.
+  const v2 = new DatabaseSync(join(dir, 'meshlet.db'));
+  v2.exec(`
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('schema', '2');
+    CREATE TABLE resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE, service TEXT NOT NULL);
+    CREATE TABLE scopes (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
+    CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_span_id TEXT NOT NULL,
+      resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+      end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL, status_message TEXT NOT NULL, attrs TEXT NOT NULL, events TEXT, links TEXT,
+      trace_state TEXT NOT NULL, flags INTEGER NOT NULL, dropped_attrs INTEGER NOT NULL, dropped_events INTEGER NOT NULL,
+      dropped_links INTEGER NOT NULL, received_ms INTEGER NOT NULL, trace_ref INTEGER NOT NULL DEFAULT 0);
+    CREATE UNIQUE INDEX spans_trace_ref ON spans (trace_ref, span_id);
+    CREATE TABLE traces (id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL UNIQUE, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL,
+      span_count INTEGER NOT NULL, last_received_ms INTEGER NOT NULL, dirty INTEGER NOT NULL DEFAULT 1, analysed_count INTEGER NOT NULL DEFAULT 0,
+      status INTEGER, error_count INTEGER, root_service TEXT, root_name TEXT, services TEXT, origins TEXT, run TEXT);
+  `);
+  v2.prepare('INSERT INTO resources (id, json, service) VALUES (1, ?, ?)').run(JSON.stringify(first.resource), 'gateway');
+  v2.prepare('INSERT INTO scopes (id, json) VALUES (1, ?)').run(JSON.stringify(first.scope));
+  v2.prepare('INSERT INTO traces (id, trace_id, start_us, end_us, span_count, last_received_ms) VALUES (7, ?, ?, ?, 1, ?)').run(
+    first.traceId, Number(first.startTimeUnixNano / 1000n), Number(first.endTimeUnixNano / 1000n), base,
+  );
+  v2.prepare(`INSERT INTO spans VALUES (1, ?, ?, ?, 1, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 7)`).run(
+    first.traceId, first.spanId, first.parentSpanId, first.name, first.kind, first.startTimeUnixNano, first.endTimeUnixNano,
+    first.statusCode, first.statusMessage, JSON.stringify(first.attributes),
+    JSON.stringify(first.events.map((e) => [e.timeUnixNano.toString(), e.name, e.attributes, e.droppedAttributesCount])),
+    JSON.stringify(first.links.map((l) => [l.traceId, l.spanId, l.traceState, l.attributes, l.droppedAttributesCount, l.flags])),
+    first.traceState, first.flags, first.droppedAttributesCount, first.droppedEventsCount, first.droppedLinksCount, base,
+  );
+  v2.close();
+
+  const store = openSqliteStore({ dir, now: () => base + 5_000 });
+  t.after(() => store.close());
+  assert.deepEqual(store.traceSpans(first.traceId), [first]);
+  assert.equal(store.stats().spans, 1);
+  // The migrated span still dedupes; the rest of its trace joins it.
+  const written = await store.write({ spans: [first, ...rest], logs: [] });
+  assert.equal(written.duplicateSpans, 1);
+  assert.equal(written.insertedSpans.length, rest.length);
+  assert.equal(store.traceSpans(first.traceId).length, trace.spans.length);
+  const [pending] = store.pendingTraces(Number.MAX_SAFE_INTEGER, 10);
+  assert.deepEqual([pending?.traceId, pending?.spanCount, pending?.analysedCount], [first.traceId, trace.spans.length, 0]);
+  // Attribute search reads the migrated span's attributes.
+  createAnalyzer({ store, quietMs: 0, now: () => base + 60_000 }).drain();
+  const search = (key: string, value: string): string[] =>
+    store.searchTraces({ fromMs: base - 60_000, toMs: base + 60_000, attributes: [[key, value]], limit: 10 }).traces.map((r) => r.traceId);
+  assert.deepEqual(search('big', '9007199254740993'), [first.traceId]);
+  assert.deepEqual(search('map', '{"ok":true}'), [first.traceId]);
+  assert.deepEqual(search('big', '1'), []);
+});
+
 void test('sqlite: a store of an unknown schema version is refused with a clear error', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'meshlet-store-v9-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const db = new DatabaseSync(join(dir, 'meshlet.db'));
   db.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '9')");
   db.close();
-  assert.throws(() => openSqliteStore({ dir }), /has schema version 9; this collector reads version 2/);
+  assert.throws(() => openSqliteStore({ dir }), /has schema version 9; this collector reads version 3/);
 });
 
 void test('sqlite: span ids repeated inside a write, a trace split across writes of one commit, and late spans are counted once', async (t) => {

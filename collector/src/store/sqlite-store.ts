@@ -10,6 +10,8 @@ import type { TraceContribution } from '../analysis/contribution.ts';
 import { addInto, type Counters } from '../analysis/merge.ts';
 import { CollectorError } from '../errors.ts';
 import { UNKNOWN_SERVICE } from '../analysis/facts.ts';
+import { decodeStoredSpan, decodeStoredSpanAttributes } from '../otlp/decode-proto.ts';
+import { encodeSpan } from '../otlp/encode.ts';
 import {
   type LogRecordData,
   plainValue,
@@ -23,7 +25,7 @@ import {
   type StoredValue,
   stringAttr,
 } from '../otlp/model.ts';
-import { MIGRATE_1_TO_2, SCHEMA, SCHEMA_VERSION } from './schema.ts';
+import { MIGRATE_1_TO_2, MIGRATE_2_TO_3, SCHEMA, SCHEMA_VERSION } from './schema.ts';
 import type {
   AggregateKind,
   AggregateRow,
@@ -56,10 +58,9 @@ export type SqliteStore = TraceWriter & TraceReader & { readonly path: string };
 
 type Row = Record<string, string | number | bigint | null>;
 type Pending = { batch: WriteBatch; resolve: (r: WriteResult) => void; reject: (e: unknown) => void };
-/** The columns of a span row, in the order `spanRow` gives their values. */
-const SPAN_COLUMNS = `trace_id, span_id, parent_span_id, resource_id, scope_id, name, kind, start_ns, end_ns, status_code, status_message,
-  attrs, events, links, trace_state, flags, dropped_attrs, dropped_events, dropped_links, received_ms, trace_ref`;
-const SPAN_ROW = `(${Array.from({ length: 21 }, () => '?').join(', ')})`;
+/** The columns of a span row, in the order `insertSpan` binds them. */
+const SPAN_COLUMNS = 'trace_ref, span_id, resource_id, scope_id, name, kind, status_code, data';
+const SPAN_ROW = '(?, ?, ?, ?, ?, ?, ?, ?)';
 
 const MAX_INTERNED = 10_000;
 /** Aggregate buckets kept parsed in memory (an hour of 10 s buckets for each kind, and then some). */
@@ -87,19 +88,26 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   db.exec('PRAGMA temp_store = MEMORY');
   db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined)?.value;
-  if (version !== undefined && Number(version) === 1) {
-    // Version 1 keyed traces by their hex id only: give them integer ids (one transaction, all or nothing).
+  let from = version === undefined ? SCHEMA_VERSION : Number(version);
+  if (from !== 1 && from !== 2 && from !== SCHEMA_VERSION) {
+    throw new CollectorError('ERR_COLLECTOR_STORE', `${path} has schema version ${String(version)}; this collector reads version ${SCHEMA_VERSION}`);
+  }
+  /** Runs one migration step in one transaction (all or nothing). */
+  const migrate = (step: () => void): void => {
     db.exec('BEGIN IMMEDIATE');
     try {
-      db.exec(MIGRATE_1_TO_2);
+      step();
       db.exec('COMMIT');
     } catch (err) {
       db.exec('ROLLBACK');
-      throw new CollectorError('ERR_COLLECTOR_STORE', `${path}: cannot migrate the store from schema version 1 to ${SCHEMA_VERSION}: ${(err as Error).message}`);
+      throw new CollectorError('ERR_COLLECTOR_STORE', `${path}: cannot migrate the store from schema version ${from} to ${from + 1}: ${(err as Error).message}`);
     }
-  } else if (version !== undefined && Number(version) !== SCHEMA_VERSION) {
-    throw new CollectorError('ERR_COLLECTOR_STORE', `${path} has schema version ${String(version)}; this collector reads version ${SCHEMA_VERSION}`);
-  }
+    from++;
+  };
+  // Version 1 keyed traces by their hex id only: give them integer ids.
+  if (from === 1) migrate(() => db.exec(MIGRATE_1_TO_2));
+  // Version 2 had a column per span field: keep each span as its OTLP Span message.
+  if (from === 2) migrate(() => migrateSpansTo3(db));
   db.exec(SCHEMA);
   if (version === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
   // attr_eq(json, key, value, nested): a stored attribute equals a query value (compared as text);
@@ -107,10 +115,12 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   db.function('attr_eq', { deterministic: true }, (json, key, value, nested) => {
     if (typeof json !== 'string' || typeof key !== 'string') return 0;
     const parsed = JSON.parse(json) as StoredAttributes | ResourceRecord;
-    const attrs = (nested === 1 ? (parsed as ResourceRecord).attributes : parsed) as StoredAttributes;
-    if (!Object.hasOwn(attrs, key)) return 0;
-    const v = plainValue(attrs[key] as StoredValue);
-    return (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)) === String(value) ? 1 : 0;
+    return attributeEquals((nested === 1 ? (parsed as ResourceRecord).attributes : parsed) as StoredAttributes, key, value);
+  });
+  // span_attr_eq(data, key, value): the same for an attribute of a stored span (its OTLP Span message).
+  db.function('span_attr_eq', { deterministic: true }, (data, key, value) => {
+    if (!(data instanceof Uint8Array) || typeof key !== 'string') return 0;
+    return attributeEquals(decodeStoredSpanAttributes(data), key, value);
   });
 
   const stmt = (sql: string): StatementSync => db.prepare(sql);
@@ -142,12 +152,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     scopeById: stmt('SELECT json FROM scopes WHERE id = ?'),
     pending: stmt(`SELECT trace_id, span_count, analysed_count, last_received_ms FROM traces WHERE dirty = 1 AND last_received_ms < ?
       ORDER BY last_received_ms LIMIT ?`),
-    traceSpans: stmt(`SELECT trace_id, span_id, parent_span_id, resource_id, scope_id, name, kind, CAST(start_ns AS TEXT) AS start_ns,
-      CAST(end_ns AS TEXT) AS end_ns, status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs,
-      dropped_events, dropped_links FROM spans WHERE trace_ref = (SELECT id FROM traces WHERE trace_id = ?) ORDER BY start_ns, id`),
-    firstSpans: stmt(`SELECT trace_id, span_id, parent_span_id, resource_id, scope_id, name, kind, CAST(start_ns AS TEXT) AS start_ns,
-      CAST(end_ns AS TEXT) AS end_ns, status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs,
-      dropped_events, dropped_links FROM spans WHERE trace_ref = (SELECT id FROM traces WHERE trace_id = ?) ORDER BY id LIMIT ?`),
+    traceSpans: stmt('SELECT resource_id, scope_id, data FROM spans WHERE trace_ref = (SELECT id FROM traces WHERE trace_id = ?) ORDER BY id'),
+    firstSpans: stmt('SELECT resource_id, scope_id, data FROM spans WHERE trace_ref = (SELECT id FROM traces WHERE trace_id = ?) ORDER BY id LIMIT ?'),
     saveTrace: stmt(`UPDATE traces SET start_us = ?, end_us = ?, status = ?, error_count = ?, root_service = ?, root_name = ?, services = ?,
       origins = ?, run = ?, analysed_count = ?, dirty = (span_count != ?) WHERE trace_id = ?`),
     deleteOrigins: stmt('DELETE FROM origins WHERE trace_id = ?'),
@@ -287,35 +293,35 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   let flushScheduled = false;
   let closed = false;
 
-  /** The values of a span's row (`SPAN_COLUMNS`), appended to `out`. */
-  function spanRow(out: SQLInputValue[], s: SpanRecord, receivedMs: number, ref: number): void {
-    out.push(
-      s.traceId, s.spanId, s.parentSpanId, internResource(s.resource), internScope(s.scope), s.name, s.kind,
-      s.startTimeUnixNano, s.endTimeUnixNano, s.statusCode, s.statusMessage, JSON.stringify(s.attributes),
-      s.events.length > 0 ? JSON.stringify(s.events.map(eventRow)) : null,
-      s.links.length > 0 ? JSON.stringify(s.links.map(linkRow)) : null,
-      s.traceState, s.flags, s.droppedAttributesCount, s.droppedEventsCount, s.droppedLinksCount, receivedMs, ref,
-    );
+  /** Inserts one span row (`SPAN_COLUMNS`) with `insert`; `data` is the span's OTLP Span message. */
+  function insertSpan(insert: StatementSync, ref: number, s: SpanRecord, data: Uint8Array): number | bigint {
+    return insert.run(ref, s.spanId, internResource(s.resource), internScope(s.scope), s.name, s.kind, s.statusCode, data).changes;
   }
 
   /** Stores a batch; returns what it stored and how many trace rows it created. */
   function insertBatch(batch: WriteBatch, receivedMs: number): { result: WriteResult; newTraces: number } {
     const result: WriteResult = { insertedSpans: [], duplicateSpans: 0, insertedLogs: 0, duplicateLogs: 0 };
     let newTraces = 0;
-    // Spans by trace, each trace's spans in the batch's order.
-    const byTrace = new Map<string, SpanRecord[]>();
-    for (const s of batch.spans) {
-      const list = byTrace.get(s.traceId);
-      if (list === undefined) byTrace.set(s.traceId, [s]);
-      else list.push(s);
+    const all = batch.spans;
+    const encoded = batch.encodedSpans;
+    if (encoded !== undefined && encoded.length !== all.length) throw new Error(`${encoded.length} encoded spans for ${all.length} spans`);
+    // The stored form of a span: its bytes as received, else its record encoded.
+    const dataOf = (i: number): Uint8Array => encoded?.[i] ?? encodeSpan(all[i] as SpanRecord);
+    // Spans (by index) by trace, each trace's spans in the batch's order.
+    const byTrace = new Map<string, number[]>();
+    for (let i = 0; i < all.length; i++) {
+      const traceId = (all[i] as SpanRecord).traceId;
+      const list = byTrace.get(traceId);
+      if (list === undefined) byTrace.set(traceId, [i]);
+      else list.push(i);
     }
-    const values: SQLInputValue[] = [];
-    for (const [traceId, all] of byTrace) {
-      const spans = all.length === 1 ? all : distinctSpans(all);
-      result.duplicateSpans += all.length - spans.length;
-      let startNs = (spans[0] as SpanRecord).startTimeUnixNano;
+    for (const [traceId, indexes] of byTrace) {
+      const spans = indexes.length === 1 ? indexes : distinctSpans(all, indexes);
+      result.duplicateSpans += indexes.length - spans.length;
+      let startNs = (all[spans[0] as number] as SpanRecord).startTimeUnixNano;
       let endNs = startNs;
-      for (const s of spans) {
+      for (const i of spans) {
+        const s = all[i] as SpanRecord;
         if (s.startTimeUnixNano < startNs) startNs = s.startTimeUnixNano;
         const end = spanEndNs(s);
         if (end > endNs) endNs = end;
@@ -328,10 +334,9 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
         // 16 spans measured 35 % more CPU per row with node:sqlite.)
         newTraces++;
         const ref = Number(created.lastInsertRowid);
-        for (const s of spans) {
-          values.length = 0;
-          spanRow(values, s, receivedMs, ref);
-          S.insertNewSpan.run(...values);
+        for (const i of spans) {
+          const s = all[i] as SpanRecord;
+          insertSpan(S.insertNewSpan, ref, s, dataOf(i));
           result.insertedSpans.push(s);
         }
         continue;
@@ -341,10 +346,9 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       let inserted = 0;
       let firstNs = 0n;
       let lastNs = 0n;
-      for (const s of spans) {
-        values.length = 0;
-        spanRow(values, s, receivedMs, ref);
-        if (S.insertSpan.run(...values).changes === 0) {
+      for (const i of spans) {
+        const s = all[i] as SpanRecord;
+        if (insertSpan(S.insertSpan, ref, s, dataOf(i)) === 0) {
           result.duplicateSpans++;
           continue;
         }
@@ -562,8 +566,11 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   function traceSpans(traceId: string, firstWritten?: number): SpanRecord[] {
-    const rows = (firstWritten === undefined ? S.traceSpans.all(traceId) : S.firstSpans.all(traceId, firstWritten)) as Row[];
-    return rows.map((r) => spanOfRow(r, resourceOf(Number(r.resource_id)), scopeOf(Number(r.scope_id))));
+    const rows = (firstWritten === undefined ? S.traceSpans.all(traceId) : S.firstSpans.all(traceId, firstWritten)) as SpanRow[];
+    const spans = rows.map((r) => decodeStoredSpan(r.data, resourceOf(Number(r.resource_id)), scopeOf(Number(r.scope_id))));
+    // All spans: by start time, then in write order (the sort is stable); the first written: in write order.
+    if (firstWritten === undefined) spans.sort(byStart);
+    return spans;
   }
 
   // ---- reads ----
@@ -768,7 +775,7 @@ function attributeCondition(key: string): string {
   if (key === 'error') return 's.status_code = ?';
   if (key === 'span.kind') return 's.kind = ?';
   if (key === 'otel.status_code') return 's.status_code = ?';
-  return 'attr_eq(s.attrs, ?, ?, 0) OR attr_eq(r.json, ?, ?, 1)';
+  return 'span_attr_eq(s.data, ?, ?) OR attr_eq(r.json, ?, ?, 1)';
 }
 
 const KINDS: Record<string, number> = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
@@ -791,16 +798,43 @@ function hasCounts(record: Counters): boolean {
   return false;
 }
 
-/** A trace's spans without repeated span ids (the first of each kept). */
-function distinctSpans(spans: SpanRecord[]): SpanRecord[] {
+/** A trace's spans (indexes into `spans`) without repeated span ids (the first of each kept). */
+function distinctSpans(spans: SpanRecord[], indexes: number[]): number[] {
   const seen = new Set<string>();
-  const out: SpanRecord[] = [];
-  for (const s of spans) {
-    if (seen.has(s.spanId)) continue;
-    seen.add(s.spanId);
-    out.push(s);
+  const out: number[] = [];
+  for (const i of indexes) {
+    const id = (spans[i] as SpanRecord).spanId;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(i);
   }
-  return out.length === spans.length ? spans : out;
+  return out.length === indexes.length ? indexes : out;
+}
+
+type SpanRow = { resource_id: number; scope_id: number; data: Uint8Array };
+
+function byStart(a: SpanRecord, b: SpanRecord): number {
+  return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0;
+}
+
+/** A stored attribute equals a query value, compared as text (a list or map as its JSON). */
+function attributeEquals(attrs: StoredAttributes, key: string, value: unknown): 0 | 1 {
+  if (!Object.hasOwn(attrs, key)) return 0;
+  const v = plainValue(attrs[key] as StoredValue);
+  return (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)) === String(value) ? 1 : 0;
+}
+
+/** Version 2 → 3: every span row re-encoded as its OTLP Span message (resource and scope stay interned). */
+function migrateSpansTo3(db: DatabaseSync): void {
+  db.exec(MIGRATE_2_TO_3.BEFORE);
+  const insert = db.prepare(MIGRATE_2_TO_3.INSERT);
+  const resource: ResourceRecord = { attributes: {}, droppedAttributesCount: 0, schemaUrl: '' };
+  const scope: ScopeRecord = { name: '', version: '', attributes: {}, droppedAttributesCount: 0, schemaUrl: '' };
+  for (const r of db.prepare(MIGRATE_2_TO_3.OLD_ROWS).iterate() as Iterable<Row>) {
+    const s = spanOfV2Row(r, resource, scope);
+    insert.run(r.id as number, r.trace_ref as number, s.spanId, r.resource_id as number, r.scope_id as number, s.name, s.kind, s.statusCode, encodeSpan(s));
+  }
+  db.exec(MIGRATE_2_TO_3.AFTER);
 }
 
 function eventRow(e: SpanEventRecord): [string, string, StoredAttributes, number] {
@@ -811,7 +845,8 @@ function linkRow(l: SpanLinkRecord): [string, string, string, StoredAttributes, 
   return [l.traceId, l.spanId, l.traceState, l.attributes, l.droppedAttributesCount, l.flags];
 }
 
-function spanOfRow(r: Row, resource: ResourceRecord, scope: ScopeRecord): SpanRecord {
+/** A span from its row in schema version 2 (a column per field, attributes as JSON). */
+function spanOfV2Row(r: Row, resource: ResourceRecord, scope: ScopeRecord): SpanRecord {
   const events = r.events === null ? [] : (JSON.parse(String(r.events)) as ReturnType<typeof eventRow>[]);
   const links = r.links === null ? [] : (JSON.parse(String(r.links)) as ReturnType<typeof linkRow>[]);
   return {

@@ -7,6 +7,11 @@ import type { LogRecordData, SpanRecord } from '../otlp/model.ts';
 
 export interface WriteBatch {
   spans: SpanRecord[];
+  /**
+   * Each span's OTLP `Span` message as received (aligned with `spans`), when they came as protobuf: the
+   * store MAY keep these bytes instead of encoding the records again; they MUST decode to the records.
+   */
+  encodedSpans?: Uint8Array[];
   logs: LogRecordData[];
 }
 
