@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { EVENT_NAME_ATTR, RESOURCE } from '@meshlet/wire';
 import type { TraceContribution } from '../analysis/contribution.ts';
 import { addInto, type Counters } from '../analysis/merge.ts';
@@ -18,8 +18,6 @@ import {
   type ResourceRecord,
   type ScopeRecord,
   spanEndNs,
-  type SpanEventRecord,
-  type SpanLinkRecord,
   type SpanRecord,
   type StoredAttributes,
   type StoredValue,
@@ -837,18 +835,14 @@ function migrateSpansTo3(db: DatabaseSync): void {
   db.exec(MIGRATE_2_TO_3.AFTER);
 }
 
-function eventRow(e: SpanEventRecord): [string, string, StoredAttributes, number] {
-  return [e.timeUnixNano.toString(), e.name, e.attributes, e.droppedAttributesCount];
-}
-
-function linkRow(l: SpanLinkRecord): [string, string, string, StoredAttributes, number, number] {
-  return [l.traceId, l.spanId, l.traceState, l.attributes, l.droppedAttributesCount, l.flags];
-}
+/** Version 2's JSON of a span event and of a link. */
+type V2Event = [string, string, StoredAttributes, number];
+type V2Link = [string, string, string, StoredAttributes, number, number];
 
 /** A span from its row in schema version 2 (a column per field, attributes as JSON). */
 function spanOfV2Row(r: Row, resource: ResourceRecord, scope: ScopeRecord): SpanRecord {
-  const events = r.events === null ? [] : (JSON.parse(String(r.events)) as ReturnType<typeof eventRow>[]);
-  const links = r.links === null ? [] : (JSON.parse(String(r.links)) as ReturnType<typeof linkRow>[]);
+  const events = r.events === null ? [] : (JSON.parse(String(r.events)) as V2Event[]);
+  const links = r.links === null ? [] : (JSON.parse(String(r.links)) as V2Link[]);
   return {
     traceId: String(r.trace_id),
     spanId: String(r.span_id),
