@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { FAILURE_REASONS, type FailureReason } from './failure.ts';
 import { DEFAULT_MESH_NAME, LOOPBACK, SIDECAR_ADMIN_PORT, SIDECAR_INBOUND_PORT, SIDECAR_OUTBOUND_PORT } from './ports.ts';
-import { NAME_PATTERN } from './spec.ts';
+import { NAME_PATTERN } from './names.ts';
 
 /** `host:port`, e.g. `127.0.0.1:15006` or `10.77.0.5:15006`. */
 export const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, { error: 'expected "HOST:PORT"' });

@@ -6,9 +6,9 @@ import { z } from 'zod';
 import { PROXY_REASONS } from './failure.ts';
 import { parseDurationMs, parseSizeBytes } from './quantities.ts';
 import { DEFAULT_BRIDGE, DEFAULT_MESH_NAME, DEFAULT_POD_SUBNET, DEFAULT_VIP_RANGE } from './ports.ts';
+import { NAME_PATTERN } from './names.ts';
 
-/** Service, version and mesh names: DNS labels, so they work as host names, pod names and SPIFFE paths. */
-export const NAME_PATTERN = /^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$/;
+export { NAME_PATTERN };
 
 const name = (what: string) =>
   z.string().regex(NAME_PATTERN, {
