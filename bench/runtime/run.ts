@@ -8,7 +8,7 @@
 //   mesh               `meshlet up -d` (daemon, bridge, netns, veths, iptables, runc, sidecars, apps)
 //                                                               → returns when every pod is ready
 //
-// Usage: node bench/runtime/run.ts [--pods 10] [--rounds 3] [--idle-seconds 20] [--collector] [--out FILE]
+// Usage: node bench/runtime/run.ts [--pods 10] [--rounds 3] [--idle-seconds 20] [--collector] [--out FILE] [--meshlet PATH]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -17,12 +17,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const MESHLET = join(ROOT, 'bin', 'meshlet.js');
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
   const i = args.indexOf(name);
   return i === -1 ? undefined : args[i + 1];
 };
+/** `--meshlet PATH`: another checkout's `bin/meshlet.js`, for a side-by-side run of two builds. */
+const MESHLET = flag('--meshlet') ?? join(ROOT, 'bin', 'meshlet.js');
 const PODS = Number(flag('--pods') ?? 10);
 const ROUNDS = Number(flag('--rounds') ?? 3);
 const IDLE_SECONDS = Number(flag('--idle-seconds') ?? 20);
@@ -107,6 +108,31 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }
 
+/** A cgroup's CPU time in seconds (v1 cpuacct, else v2 cpu.stat), 0 when it does not exist. */
+async function cgroupCpuSeconds(rel: string): Promise<number> {
+  const v1 = await readFile(`/sys/fs/cgroup/cpuacct/${rel}/cpuacct.usage`, 'utf8').catch(() => undefined);
+  if (v1 !== undefined) return Number(v1) / 1e9;
+  const v2 = await readFile(`/sys/fs/cgroup/${rel}/cpu.stat`, 'utf8').catch(() => '');
+  return Number(/^usage_usec (\d+)/m.exec(v2)?.[1] ?? 0) / 1e6;
+}
+
+/** The daemon's CPU seconds, its own and its reaped children's (ip, iptables, runc), or 0 when none runs. */
+async function daemonCpuSeconds(): Promise<{ self: number; children: number; pid: number }> {
+  const pid = Number(await readFile(join(stateDir, 'daemon.pid'), 'utf8').catch(() => '0'));
+  const stat = pid > 0 ? await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '') : '';
+  if (stat === '') return { self: 0, children: 0, pid: 0 };
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { self: (Number(f[11]) + Number(f[12])) / CLK_TCK, children: (Number(f[13]) + Number(f[14])) / CLK_TCK, pid };
+}
+
+/** Where the CPU of one `up` went, in CPU-seconds (read right after it returned, before `down`). */
+interface UpCpu {
+  sidecars: number;
+  apps: number;
+  daemon: number;
+  daemonChildren: number;
+}
+
 const median = (xs: number[]) => (xs.length === 0 ? Number.NaN : ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number));
 
 /** N apps at once, until every port accepts. */
@@ -122,7 +148,7 @@ async function baselineApps(n: number): Promise<number> {
 }
 
 /** N standalone sidecars at once, until every /ready answers. */
-async function baselineSidecars(n: number, keep = false): Promise<{ ms: number; pids: number[] }> {
+async function baselineSidecars(n: number, keep = false): Promise<{ ms: number; cpu: number; pids: number[] }> {
   const admins = await Promise.all(Array.from({ length: n }, freePort));
   const t0 = performance.now();
   const procs = admins.map((admin, i) =>
@@ -134,8 +160,9 @@ async function baselineSidecars(n: number, keep = false): Promise<{ ms: number; 
   children.push(...procs);
   await Promise.all(admins.map((a) => until(() => httpOk(`http://127.0.0.1:${a}/ready`))));
   const ms = performance.now() - t0;
+  const cpu = (await Promise.all(procs.map((p) => cpuSeconds(p.pid as number)))).reduce((a, b) => a + b, 0);
   if (!keep) for (const p of procs) p.kill('SIGKILL');
-  return { ms, pids: procs.map((p) => p.pid as number) };
+  return { ms, cpu, pids: procs.map((p) => p.pid as number) };
 }
 
 interface PodRow {
@@ -174,20 +201,38 @@ ${Array.from({ length: services }, (_, i) => `  svc${i}:\n    command: ["node", 
   const down: number[] = [];
   const meshCollector: number[] = [];
   const failures: string[] = [];
+  const upCpu: UpCpu[] = [];
+  /** CPU-seconds of the standalone sidecars of each round, until all were ready. */
+  const sidecarsCpu: number[] = [];
   /** `up`, timed; a pod that fails is recorded (with `ps -o wide`) and the round does not count. */
   const timedUp = async (file: string, into: number[]) => {
+    const d0 = await daemonCpuSeconds();
     const up = await cli(['up', '-d', '-f', file]);
-    if (up.code === 0) into.push(up.ms);
-    else failures.push(`${file}: ${up.stderr.trim()}\n${(await cli(['ps', '-o', 'wide'])).stdout}`);
+    if (up.code === 0) {
+      into.push(up.ms);
+      // The daemon may be the previous round's (it exits once idle), so only what this `up` added counts.
+      const d1 = await daemonCpuSeconds();
+      const same = d1.pid === d0.pid;
+      const pods = (JSON.parse((await cli(['ps', '-o', 'json'])).stdout) as { name: string; pods: PodRow[] }[])[0];
+      const cg = (pod: string, kind: string) => cgroupCpuSeconds(`meshlet/${pods?.name ?? ''}/${pod}/${kind}`);
+      const sum = async (kind: string) => (await Promise.all((pods?.pods ?? []).map((p) => cg(p.name, kind)))).reduce((a, b) => a + b, 0);
+      upCpu.push({ sidecars: await sum('sidecar'), apps: await sum('app'), daemon: d1.self - (same ? d0.self : 0), daemonChildren: d1.children - (same ? d0.children : 0) });
+    } else failures.push(`${file}: ${up.stderr.trim()}\n${(await cli(['ps', '-o', 'wide'])).stdout}`);
     const d = await cli(['down']);
     return d.ms;
   };
   for (let r = 0; r < ROUNDS; r++) {
     apps.push(await baselineApps(PODS));
-    sidecars.push((await baselineSidecars(PODS)).ms);
+    const alone = await baselineSidecars(PODS);
+    sidecars.push(alone.ms);
+    sidecarsCpu.push(alone.cpu);
     down.push(await timedUp('mesh.yaml', mesh));
     if (WITH_COLLECTOR) await timedUp('mesh-collector.yaml', meshCollector);
-    process.stderr.write(`round ${r + 1}: apps ${apps.at(-1)?.toFixed(0)} ms, sidecars ${sidecars.at(-1)?.toFixed(0)} ms, mesh up ${mesh.at(-1)?.toFixed(0)} ms, down ${down.at(-1)?.toFixed(0)} ms${WITH_COLLECTOR ? `, with collector ${meshCollector.at(-1)?.toFixed(0)} ms` : ''}\n`);
+    const c = upCpu.at(-1);
+    process.stderr.write(
+      `round ${r + 1}: apps ${apps.at(-1)?.toFixed(0)} ms, sidecars ${sidecars.at(-1)?.toFixed(0)} ms (${sidecarsCpu.at(-1)?.toFixed(2)} CPU-s), mesh up ${mesh.at(-1)?.toFixed(0)} ms, down ${down.at(-1)?.toFixed(0)} ms${WITH_COLLECTOR ? `, with collector ${meshCollector.at(-1)?.toFixed(0)} ms` : ''}` +
+        `${c === undefined ? '' : `; up CPU-s: sidecars ${c.sidecars.toFixed(2)}, apps ${c.apps.toFixed(2)}, daemon ${c.daemon.toFixed(2)} + its tools ${c.daemonChildren.toFixed(2)}`}\n`,
+    );
   }
 
   // Idle cost: the mesh up and quiet, a standalone sidecar and a bare Node process beside it.
@@ -213,11 +258,15 @@ ${Array.from({ length: services }, (_, i) => `  svc${i}:\n    command: ["node", 
 
   const result = {
     when: new Date().toISOString(),
+    meshlet: MESHLET,
     machine: { cpus: (await import('node:os')).availableParallelism(), loadAverage: (await import('node:os')).loadavg() },
     pods: PODS,
     rounds: ROUNDS,
     failures,
     startMs: { appsAlone: apps, sidecarsAlone: sidecars, meshUp: mesh, meshDown: down, ...(WITH_COLLECTOR ? { meshUpWithCollector: meshCollector } : {}) },
+    sidecarsAloneCpuSeconds: sidecarsCpu,
+    upCpuSeconds: upCpu,
+    medianUpCpuSeconds: { sidecars: median(upCpu.map((c) => c.sidecars)), apps: median(upCpu.map((c) => c.apps)), daemon: median(upCpu.map((c) => c.daemon)), daemonChildren: median(upCpu.map((c) => c.daemonChildren)) },
     median: { appsAlone: median(apps), sidecarsAlone: median(sidecars), meshUp: median(mesh), meshDown: median(down), ...(WITH_COLLECTOR ? { meshUpWithCollector: median(meshCollector) } : {}) },
     idle: { seconds: IDLE_SECONDS, rows: idle, podSidecarMedianRssMb: median(podIdle.map((x) => x.rssMb)), podSidecarMedianPssMb: median(podIdle.map((x) => x.pssMb)), podSidecarMedianAnonMb: median(podIdle.map((x) => x.anonMb)), podSidecarMedianCpuPercent: median(podIdle.map((x) => x.cpuPercentOfCore)) },
   };
@@ -229,10 +278,14 @@ ${Array.from({ length: services }, (_, i) => `  svc${i}:\n    command: ["node", 
       `| ${PODS} pods, median of ${ROUNDS} | time to ready |`,
       '| --- | ---: |',
       `| apps alone (baseline) | ${m.appsAlone.toFixed(0)} ms |`,
-      `| sidecars alone (baseline) | ${m.sidecarsAlone.toFixed(0)} ms |`,
+      `| sidecars alone (baseline) | ${m.sidecarsAlone.toFixed(0)} ms (${median(sidecarsCpu).toFixed(2)} CPU-s) |`,
       `| \`meshlet up -d\` (collector none) | ${m.meshUp.toFixed(0)} ms |`,
       ...(WITH_COLLECTOR ? [`| \`meshlet up -d\` (collector auto) | ${(m as { meshUpWithCollector: number }).meshUpWithCollector.toFixed(0)} ms |`] : []),
       `| \`meshlet down\` | ${m.meshDown.toFixed(0)} ms |`,
+      '',
+      `| CPU of one \`up\` (median of ${upCpu.length}) | sidecars | apps (with runc init) | daemon | daemon's tools (ip, iptables, runc) |`,
+      '| --- | ---: | ---: | ---: | ---: |',
+      `| CPU-seconds | ${result.medianUpCpuSeconds.sidecars.toFixed(2)} | ${result.medianUpCpuSeconds.apps.toFixed(2)} | ${result.medianUpCpuSeconds.daemon.toFixed(2)} | ${result.medianUpCpuSeconds.daemonChildren.toFixed(2)} |`,
       '',
       `| idle ${IDLE_SECONDS} s | RSS | PSS | private (anon) | CPU (% of a core) |`,
       '| --- | ---: | ---: | ---: | ---: |',
