@@ -449,7 +449,7 @@ export async function createMesh(env: MeshEnv, input: MeshInput): Promise<Mesh> 
     }
     await persist();
     try {
-      await applyPlan([steps], { deps, journal, concurrency: 4 });
+      await applyPlan([steps], { deps, journal, concurrency: POD_SETUP_CONCURRENCY });
     } catch (err) {
       for (const pod of toAdd) {
         delete record.pods[pod.name];

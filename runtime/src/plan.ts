@@ -178,7 +178,9 @@ export function planPodSetup(ctx: MeshPlanContext, pod: PodPlan): Step {
           '',
         ].join('\n'),
       },
-      { op: 'exec', argv: ['ip', 'netns', 'exec', netns, 'iptables-restore', '-w', '5'], stdin: rules.restore },
+      // nsenter joins only the network namespace; `ip netns exec` would also make a mount namespace
+      // and remount /sys for the one iptables-restore.
+      { op: 'exec', argv: ['nsenter', `--net=/run/netns/${netns}`, 'iptables-restore', '-w', '5'], stdin: rules.restore },
       ...Object.entries(c.hostBase.symlinks).map(([name, target]): Action => ({ op: 'symlink', path: `${bundle}/rootfs/${name}`, target })),
       { op: 'mkdir', path: `${bundle}/rootfs` },
       { op: 'write', path: `${bundle}/config.json`, content: `${JSON.stringify(config, null, 2)}\n` },

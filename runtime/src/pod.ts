@@ -104,6 +104,8 @@ export interface PodStatus {
 }
 
 const SIDECAR_READY_TIMEOUT_MS = 120_000; // 2 min: a Node start takes ~1 s, but a loaded 2-core machine can stretch that to half a minute
+/** Readiness probes of a starting sidecar when it says nothing (its log lines wake the probe at once). */
+const SIDECAR_READY_POLL_MS = 200;
 const SIDECAR_DRAIN_WAIT_MS = 12_000; // the sidecar's own drain limit is 10 s
 
 export interface Pod {
@@ -212,9 +214,13 @@ export function createPod(d: PodDeps): Pod {
   // ---- sidecar -------------------------------------------------------------------------------
   const startSidecar = async (): Promise<void> => {
     sidecarReady = false;
+    // A sidecar logs a line once it listens with its config applied (and when it cannot): each line
+    // wakes the readiness probe, so the probe need not poll fast (each probe is work for both sides).
+    let wake: (() => void) | undefined;
     const proc = await d.launcher.startSidecar((stream, line) => {
       d.logs.sidecar.write(stream, line);
       if (stream === 'stderr') d.telemetry.output('sidecar', stream, line);
+      wake?.();
     });
     sidecar = proc;
     await d.track('sidecar', proc);
@@ -225,7 +231,9 @@ export function createPod(d: PodDeps): Pod {
       if (sidecar !== mine) throw new Error('the sidecar was stopped before it was ready');
       const r = await httpProbe({ host: d.launcher.admin.host, port: d.launcher.admin.port, path: '/ready', timeoutMs: 1000 });
       if (r.ok) break;
-      const exited = await Promise.race([mine.exited, sleep(40).then(() => undefined)]);
+      const woken = new Promise<undefined>((resolve) => (wake = () => resolve(undefined)));
+      const exited = await Promise.race([mine.exited, woken, sleep(SIDECAR_READY_POLL_MS).then(() => undefined)]);
+      wake = undefined;
       if (exited !== undefined) throw new Error(`sidecar exited (code ${exited.code ?? exited.signal}) before it was ready; see \`meshlet logs ${d.pod.name} -c sidecar\``);
       if (now() > deadline) {
         sidecar = undefined;
