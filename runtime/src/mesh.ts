@@ -113,13 +113,20 @@ export interface Mesh {
 }
 
 const STOP_GRACE_MS = 5_000;
+/**
+ * Pods set up at once (netns, veth, addresses, pod iptables: a few short tool runs each). Their sidecars
+ * start only when every pod of the batch has its network, so a small limit left the CPUs idle while
+ * ten pods were set up four at a time.
+ */
+const POD_SETUP_CONCURRENCY = 16;
 const LEAF_RETRY_MS = 60_000; // 1 min: a failed re-issue is retried long before the old leaf expires
 
 /** The sidecar's command line for a pod. */
 function sidecarArgv(env: MeshEnv, configUrl: string, admin: string): string[] {
   // The sidecar's V8 flags (bin/meshlet.js `nodeFlags`, which would otherwise re-execute the process
-  // to add them): a 2 MiB young generation — less memory and more requests/s (bench/README.md, "Proxy").
-  return [env.nodePath, '--max-semi-space-size=2', env.meshletBin, 'proxy', '--config-url', configUrl, '--admin', admin];
+  // to add them): a 2 MiB young generation — less memory and more requests/s (bench/README.md, "Proxy");
+  // WebAssembly tier-up (undici's HTTP parser) only once the sidecar carries traffic, not at start-up.
+  return [env.nodePath, '--max-semi-space-size=2', '--wasm-tiering-budget=130000000', env.meshletBin, 'proxy', '--config-url', configUrl, '--admin', admin];
 }
 
 /** Network facts of a new mesh. */
