@@ -1,7 +1,13 @@
 // The SQLite schema of the store. Times: `*_ns` exact nanoseconds (INTEGER, read back as text),
 // `*_us` microseconds, `*_ms` milliseconds since the epoch.
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
+
+/**
+ * Row ids of spans: `traces.id * SPANS_PER_TRACE` + the span's position in its trace (write order), so a
+ * trace's spans are one range of row ids and new spans append to the table, which needs no other index.
+ */
+export const SPANS_PER_TRACE = 2 ** 24;
 
 /** The traces table (DDL shared with the migration from version 1). */
 const tracesTable = (name: string): string => `CREATE TABLE ${name} (
@@ -23,14 +29,12 @@ const tracesTable = (name: string): string => `CREATE TABLE ${name} (
 );`;
 
 /**
- * The spans table (DDL shared with the migration from version 2). A row binds few values: the columns
- * queries filter or join on, and the span itself as its OTLP \`Span\` message in \`data\` (the bytes received
- * over OTLP/protobuf, kept as they came; a span that arrived as JSON is encoded the same way).
+ * The spans table. A row binds few values: the columns queries filter or join on, and the span itself as
+ * its OTLP \`Span\` message in \`data\` (the bytes received over OTLP/protobuf, kept as they came; a span that
+ * arrived as JSON is encoded the same way). \`id\`: see \`SPANS_PER_TRACE\`.
  */
 const spansTable = (name: string): string => `CREATE TABLE ${name} (
   id INTEGER PRIMARY KEY,
-  -- traces.id of the span's trace.
-  trace_ref INTEGER NOT NULL,
   span_id TEXT NOT NULL,
   resource_id INTEGER NOT NULL,
   scope_id INTEGER NOT NULL,
@@ -48,12 +52,7 @@ CREATE TABLE IF NOT EXISTS resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS scopes (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
 
 ${spansTable('IF NOT EXISTS spans')}
--- Deduplication: a (trace, span) pair is stored once. Keyed by the trace's row id, which grows with time,
--- so new entries land on the index's last pages instead of on a random page per span (random trace ids):
--- a commit writes a few index pages instead of one per span.
-CREATE UNIQUE INDEX IF NOT EXISTS spans_trace_ref ON spans (trace_ref, span_id);
-
--- One row per trace; \`id\` grows with time (see spans_trace_ref), \`trace_id\` is the hex id.
+-- One row per trace; \`id\` grows with time (new spans append to the spans table), \`trace_id\` is the hex id.
 ${tracesTable('IF NOT EXISTS traces')}
 CREATE INDEX IF NOT EXISTS traces_start ON traces (start_us);
 CREATE INDEX IF NOT EXISTS traces_pending ON traces (last_received_ms) WHERE dirty = 1;
@@ -138,7 +137,8 @@ UPDATE meta SET value = '2' WHERE key = 'schema';
  * \`spans_v3\` (with its id) by the store, then \`AFTER\`; \`SCHEMA\` creates the index again.
  */
 export const MIGRATE_2_TO_3 = {
-  BEFORE: spansTable('spans_v3'),
+  BEFORE: `CREATE TABLE spans_v3 (id INTEGER PRIMARY KEY, trace_ref INTEGER NOT NULL, span_id TEXT NOT NULL, resource_id INTEGER NOT NULL,
+  scope_id INTEGER NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, status_code INTEGER NOT NULL, data BLOB NOT NULL);`,
   OLD_ROWS: `SELECT id, trace_ref, span_id, parent_span_id, resource_id, scope_id, name, kind, CAST(start_ns AS TEXT) AS start_ns,
     CAST(end_ns AS TEXT) AS end_ns, status_code, status_message, attrs, events, links, trace_state, flags, dropped_attrs,
     dropped_events, dropped_links, trace_id FROM spans ORDER BY id`,
@@ -149,3 +149,17 @@ ALTER TABLE spans_v3 RENAME TO spans;
 UPDATE meta SET value = '3' WHERE key = 'schema';
 `,
 };
+
+/**
+ * Brings a version 3 database to version 4 (a span's row id says its trace and position, see
+ * \`SPANS_PER_TRACE\`; the (trace_ref, span_id) index goes). One transaction before \`SCHEMA\`.
+ */
+export const MIGRATE_3_TO_4 = `
+${spansTable('spans_v4')}
+INSERT INTO spans_v4 (id, span_id, resource_id, scope_id, name, kind, status_code, data)
+  SELECT trace_ref * ${SPANS_PER_TRACE} + row_number() OVER (PARTITION BY trace_ref ORDER BY id) - 1, span_id, resource_id, scope_id, name, kind,
+  status_code, data FROM spans;
+DROP TABLE spans;
+ALTER TABLE spans_v4 RENAME TO spans;
+UPDATE meta SET value = '4' WHERE key = 'schema';
+`;

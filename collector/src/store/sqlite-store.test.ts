@@ -82,12 +82,12 @@ void test('sqlite: a version 1 store is migrated on open: its spans stay readabl
   assert.equal(store.stats().traces, 1);
 });
 
-void test('sqlite: a version 2 store is migrated on open: every field of its spans is kept exactly, they dedupe and stay searchable', async (t) => {
+void test('sqlite: a version 2 store is migrated on open (through version 3): every field of its spans is kept exactly, they dedupe and stay searchable', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'meshlet-store-v2-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const base = 1_800_000_000_000;
   const trace = shopTrace('pricing-app-error', { random: seededRandom(9), startNs: BigInt(base) * 1_000_000n });
-  const [plain, ...rest] = trace.spans as [SpanRecord, ...SpanRecord[]];
+  const [plain, second, ...rest] = trace.spans as [SpanRecord, SpanRecord, ...SpanRecord[]];
   // A span using every field, with values JSON alone would not keep (nanoseconds, int64 beyond 2^53, bytes, -0).
   const first: SpanRecord = {
     ...plain,
@@ -122,25 +122,29 @@ void test('sqlite: a version 2 store is migrated on open: every field of its spa
   `);
   v2.prepare('INSERT INTO resources (id, json, service) VALUES (1, ?, ?)').run(JSON.stringify(first.resource), 'gateway');
   v2.prepare('INSERT INTO scopes (id, json) VALUES (1, ?)').run(JSON.stringify(first.scope));
-  v2.prepare('INSERT INTO traces (id, trace_id, start_us, end_us, span_count, last_received_ms) VALUES (7, ?, ?, ?, 1, ?)').run(
+  v2.prepare('INSERT INTO traces (id, trace_id, start_us, end_us, span_count, last_received_ms) VALUES (7, ?, ?, ?, 2, ?)').run(
     first.traceId, Number(first.startTimeUnixNano / 1000n), Number(first.endTimeUnixNano / 1000n), base,
   );
-  v2.prepare(`INSERT INTO spans VALUES (1, ?, ?, ?, 1, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 7)`).run(
-    first.traceId, first.spanId, first.parentSpanId, first.name, first.kind, first.startTimeUnixNano, first.endTimeUnixNano,
-    first.statusCode, first.statusMessage, JSON.stringify(first.attributes),
-    JSON.stringify(first.events.map((e) => [e.timeUnixNano.toString(), e.name, e.attributes, e.droppedAttributesCount])),
-    JSON.stringify(first.links.map((l) => [l.traceId, l.spanId, l.traceState, l.attributes, l.droppedAttributesCount, l.flags])),
-    first.traceState, first.flags, first.droppedAttributesCount, first.droppedEventsCount, first.droppedLinksCount, base,
-  );
+  const insertV2 = v2.prepare(`INSERT INTO spans VALUES (?, ?, ?, ?, 1, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 7)`);
+  // Two spans of the trace (row ids 1 and 2; version 4 numbers them within their trace).
+  for (const [id, span] of [[1, first], [2, second]] as const) {
+    insertV2.run(
+      id, span.traceId, span.spanId, span.parentSpanId, span.name, span.kind, span.startTimeUnixNano, span.endTimeUnixNano,
+      span.statusCode, span.statusMessage, JSON.stringify(span.attributes),
+      span.events.length === 0 ? null : JSON.stringify(span.events.map((e) => [e.timeUnixNano.toString(), e.name, e.attributes, e.droppedAttributesCount])),
+      span.links.length === 0 ? null : JSON.stringify(span.links.map((l) => [l.traceId, l.spanId, l.traceState, l.attributes, l.droppedAttributesCount, l.flags])),
+      span.traceState, span.flags, span.droppedAttributesCount, span.droppedEventsCount, span.droppedLinksCount, base,
+    );
+  }
   v2.close();
 
   const store = openSqliteStore({ dir, now: () => base + 5_000 });
   t.after(() => store.close());
-  assert.deepEqual(store.traceSpans(first.traceId), [first]);
-  assert.equal(store.stats().spans, 1);
-  // The migrated span still dedupes; the rest of its trace joins it.
-  const written = await store.write({ spans: [first, ...rest], logs: [] });
-  assert.equal(written.duplicateSpans, 1);
+  assert.deepEqual(store.traceSpans(first.traceId, 2), [first, second]);
+  assert.equal(store.stats().spans, 2);
+  // The migrated spans still dedupe; the rest of its trace joins them.
+  const written = await store.write({ spans: [first, second, ...rest], logs: [] });
+  assert.equal(written.duplicateSpans, 2);
   assert.equal(written.insertedSpans.length, rest.length);
   assert.equal(store.traceSpans(first.traceId).length, trace.spans.length);
   const [pending] = store.pendingTraces(Number.MAX_SAFE_INTEGER, 10);
@@ -160,7 +164,7 @@ void test('sqlite: a store of an unknown schema version is refused with a clear 
   const db = new DatabaseSync(join(dir, 'meshlet.db'));
   db.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema', '9')");
   db.close();
-  assert.throws(() => openSqliteStore({ dir }), /has schema version 9; this collector reads version 3/);
+  assert.throws(() => openSqliteStore({ dir }), /has schema version 9; this collector reads version 4/);
 });
 
 void test('sqlite: span ids repeated inside a write, a trace split across writes of one commit, and late spans are counted once', async (t) => {

@@ -23,7 +23,7 @@ import {
   type StoredValue,
   stringAttr,
 } from '../otlp/model.ts';
-import { MIGRATE_1_TO_2, MIGRATE_2_TO_3, SCHEMA, SCHEMA_VERSION } from './schema.ts';
+import { MIGRATE_1_TO_2, MIGRATE_2_TO_3, MIGRATE_3_TO_4, SCHEMA, SCHEMA_VERSION, SPANS_PER_TRACE } from './schema.ts';
 import type {
   AggregateKind,
   AggregateRow,
@@ -57,7 +57,7 @@ export type SqliteStore = TraceWriter & TraceReader & { readonly path: string };
 type Row = Record<string, string | number | bigint | null>;
 type Pending = { batch: WriteBatch; resolve: (r: WriteResult) => void; reject: (e: unknown) => void };
 /** The columns of a span row, in the order `insertSpan` binds them. */
-const SPAN_COLUMNS = 'trace_ref, span_id, resource_id, scope_id, name, kind, status_code, data';
+const SPAN_COLUMNS = 'id, span_id, resource_id, scope_id, name, kind, status_code, data';
 const SPAN_ROW = '(?, ?, ?, ?, ?, ?, ?, ?)';
 
 const MAX_INTERNED = 10_000;
@@ -87,7 +87,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
   const version = (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as Row | undefined)?.value;
   let from = version === undefined ? SCHEMA_VERSION : Number(version);
-  if (from !== 1 && from !== 2 && from !== SCHEMA_VERSION) {
+  if (!Number.isInteger(from) || from < 1 || from > SCHEMA_VERSION) {
     throw new CollectorError('ERR_COLLECTOR_STORE', `${path} has schema version ${String(version)}; this collector reads version ${SCHEMA_VERSION}`);
   }
   /** Runs one migration step in one transaction (all or nothing). */
@@ -106,6 +106,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   if (from === 1) migrate(() => db.exec(MIGRATE_1_TO_2));
   // Version 2 had a column per span field: keep each span as its OTLP Span message.
   if (from === 2) migrate(() => migrateSpansTo3(db));
+  // Version 3 kept a (trace_ref, span_id) index: a span's row id now says its trace and position.
+  if (from === 3) migrate(() => db.exec(MIGRATE_3_TO_4));
   db.exec(SCHEMA);
   if (version === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
   // attr_eq(json, key, value, nested): a stored attribute equals a query value (compared as text);
@@ -130,9 +132,11 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   };
 
   const S = {
-    insertSpan: stmt(`INSERT OR IGNORE INTO spans (${SPAN_COLUMNS}) VALUES ${SPAN_ROW}`),
-    // For a trace created by the same write: a conflict there would be a bug, so it fails loudly.
-    insertNewSpan: stmt(`INSERT INTO spans (${SPAN_COLUMNS}) VALUES ${SPAN_ROW}`),
+    // A conflict (a row id taken) would be a bug, so it fails the commit loudly.
+    insertSpan: stmt(`INSERT INTO spans (${SPAN_COLUMNS}) VALUES ${SPAN_ROW}`),
+    // The span ids stored for a trace, and the position of its last span (row id ranges, see SPANS_PER_TRACE).
+    storedSpanIds: stmt('SELECT span_id FROM spans WHERE id >= ? AND id < ?'),
+    lastSpanSeq: stmt('SELECT max(id) - ? AS seq FROM spans WHERE id >= ? AND id < ?'),
     // A new trace's row is created with its span count in one statement (the usual case: one batch holds
     // a trace's spans); a trace already stored is found, and updated once its new spans are known.
     createTrace: stmt('INSERT INTO traces (trace_id, start_us, end_us, span_count, last_received_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (trace_id) DO NOTHING'),
@@ -150,8 +154,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     scopeById: stmt('SELECT json FROM scopes WHERE id = ?'),
     pending: stmt(`SELECT trace_id, span_count, analysed_count, last_received_ms FROM traces WHERE dirty = 1 AND last_received_ms < ?
       ORDER BY last_received_ms LIMIT ?`),
-    traceSpans: stmt('SELECT resource_id, scope_id, data FROM spans WHERE trace_ref = (SELECT id FROM traces WHERE trace_id = ?) ORDER BY id'),
-    firstSpans: stmt('SELECT resource_id, scope_id, data FROM spans WHERE trace_ref = (SELECT id FROM traces WHERE trace_id = ?) ORDER BY id LIMIT ?'),
+    traceSpans: stmt('SELECT resource_id, scope_id, data FROM spans WHERE id >= ? AND id < ? ORDER BY id'),
+    firstSpans: stmt('SELECT resource_id, scope_id, data FROM spans WHERE id >= ? AND id < ? ORDER BY id LIMIT ?'),
     saveTrace: stmt(`UPDATE traces SET start_us = ?, end_us = ?, status = ?, error_count = ?, root_service = ?, root_name = ?, services = ?,
       origins = ?, run = ?, analysed_count = ?, dirty = (span_count != ?) WHERE trace_id = ?`),
     deleteOrigins: stmt('DELETE FROM origins WHERE trace_id = ?'),
@@ -171,7 +175,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
     versions: stmt('SELECT service, version, last_ms FROM service_versions ORDER BY service, last_ms DESC'),
     oldTraces: stmt('SELECT trace_id FROM traces WHERE start_us < ? ORDER BY start_us LIMIT ?'),
     oldestTraces: stmt('SELECT trace_id, start_us FROM traces ORDER BY start_us LIMIT ?'),
-    deleteSpans: stmt('DELETE FROM spans WHERE trace_ref = (SELECT id FROM traces WHERE trace_id = ?)'),
+    deleteSpans: stmt('DELETE FROM spans WHERE id >= ? AND id < ?'),
     deleteTrace: stmt('DELETE FROM traces WHERE trace_id = ?'),
     deleteOldLogs: stmt('DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE time_ms < ? ORDER BY time_ms LIMIT ?)'),
     deleteOldAgg: stmt("DELETE FROM agg WHERE bucket_ms < ? AND kind != 'run'"),
@@ -291,9 +295,10 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   let flushScheduled = false;
   let closed = false;
 
-  /** Inserts one span row (`SPAN_COLUMNS`) with `insert`; `data` is the span's OTLP Span message. */
-  function insertSpan(insert: StatementSync, ref: number, s: SpanRecord, data: Uint8Array): number | bigint {
-    return insert.run(ref, s.spanId, internResource(s.resource), internScope(s.scope), s.name, s.kind, s.statusCode, data).changes;
+  /** Inserts one span row (`SPAN_COLUMNS`): the `seq`th span of trace row `ref`; `data` is its OTLP Span message. */
+  function insertSpan(ref: number, seq: number, s: SpanRecord, data: Uint8Array): void {
+    if (seq >= SPANS_PER_TRACE) throw new CollectorError('ERR_COLLECTOR_STORE', `trace ${s.traceId} has ${SPANS_PER_TRACE} spans, the most the store keeps per trace`);
+    S.insertSpan.run(spanRowId(ref, seq), s.spanId, internResource(s.resource), internScope(s.scope), s.name, s.kind, s.statusCode, data);
   }
 
   /** Stores a batch; returns what it stored and how many trace rows it created. */
@@ -332,24 +337,31 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
         // 16 spans measured 35 % more CPU per row with node:sqlite.)
         newTraces++;
         const ref = Number(created.lastInsertRowid);
-        for (const i of spans) {
+        for (let seq = 0; seq < spans.length; seq++) {
+          const i = spans[seq] as number;
           const s = all[i] as SpanRecord;
-          insertSpan(S.insertNewSpan, ref, s, dataOf(i));
+          insertSpan(ref, seq, s, dataOf(i));
           result.insertedSpans.push(s);
         }
         continue;
       }
-      // A trace stored before: each span is inserted unless stored already.
+      // A trace stored before: each span is inserted unless stored already, after the trace's last span.
       const ref = Number((S.findTrace.get(traceId) as Row).id);
+      const lo = spanRowId(ref, 0);
+      const hi = spanRowId(ref + 1, 0);
+      const stored = new Set((S.storedSpanIds.all(lo, hi) as Row[]).map((r) => String(r.span_id)));
+      const last = (S.lastSpanSeq.get(lo, lo, hi) as Row).seq;
+      let seq = last === null ? 0 : Number(last) + 1;
       let inserted = 0;
       let firstNs = 0n;
       let lastNs = 0n;
       for (const i of spans) {
         const s = all[i] as SpanRecord;
-        if (insertSpan(S.insertSpan, ref, s, dataOf(i)) === 0) {
+        if (stored.has(s.spanId)) {
           result.duplicateSpans++;
           continue;
         }
+        insertSpan(ref, seq++, s, dataOf(i));
         result.insertedSpans.push(s);
         const end = spanEndNs(s);
         if (inserted === 0 || s.startTimeUnixNano < firstNs) firstNs = s.startTimeUnixNano;
@@ -514,7 +526,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       const deleteTraces = (ids: string[]): void => {
         transaction(() => {
           for (const id of ids) {
-            removed.spans += Number(S.deleteSpans.run(id).changes);
+            const ref = S.findTrace.get(id) as Row | undefined;
+            if (ref !== undefined) removed.spans += Number(S.deleteSpans.run(spanRowId(Number(ref.id), 0), spanRowId(Number(ref.id) + 1, 0)).changes);
             S.deleteOrigins.run(id);
             removed.traces += Number(S.deleteTrace.run(id).changes);
           }
@@ -564,7 +577,11 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   }
 
   function traceSpans(traceId: string, firstWritten?: number): SpanRecord[] {
-    const rows = (firstWritten === undefined ? S.traceSpans.all(traceId) : S.firstSpans.all(traceId, firstWritten)) as SpanRow[];
+    const found = S.findTrace.get(traceId) as Row | undefined;
+    if (found === undefined) return [];
+    const lo = spanRowId(Number(found.id), 0);
+    const hi = spanRowId(Number(found.id) + 1, 0);
+    const rows = (firstWritten === undefined ? S.traceSpans.all(lo, hi) : S.firstSpans.all(lo, hi, firstWritten)) as SpanRow[];
     const spans = rows.map((r) => decodeStoredSpan(r.data, resourceOf(Number(r.resource_id)), scopeOf(Number(r.scope_id))));
     // All spans: by start time, then in write order (the sort is stable); the first written: in write order.
     if (firstWritten === undefined) spans.sort(byStart);
@@ -605,7 +622,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       }
       if (q.operation !== undefined) {
         where.push(`EXISTS (SELECT 1 FROM spans o${q.service !== undefined ? ' JOIN resources ro ON ro.id = o.resource_id' : ''}
-          WHERE o.trace_ref = t.id AND o.name = ?${q.service !== undefined ? ' AND ro.service = ?' : ''})`);
+          WHERE ${spansOf('o', 't.id')} AND o.name = ?${q.service !== undefined ? ' AND ro.service = ?' : ''})`);
         params.push(q.operation);
         if (q.service !== undefined) params.push(q.service);
       }
@@ -639,7 +656,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       }
       const onService = q.attributesOnService === true && q.service !== undefined;
       for (const [key, value] of q.attributes ?? []) {
-        where.push(`EXISTS (SELECT 1 FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.trace_ref = t.id${onService ? ' AND r.service = ?' : ''} AND (${attributeCondition(key)}))`);
+        where.push(`EXISTS (SELECT 1 FROM spans s JOIN resources r ON r.id = s.resource_id WHERE ${spansOf('s', 't.id')}${onService ? ' AND r.service = ?' : ''} AND (${attributeCondition(key)}))`);
         if (onService) params.push(q.service as string);
         params.push(...attributeParams(key, value));
       }
@@ -794,6 +811,17 @@ function hasCounts(record: Counters): boolean {
     if (typeof v === 'object' && hasCounts(v)) return true;
   }
   return false;
+}
+
+/** The row id of the `seq`th span of trace row `ref` (see SPANS_PER_TRACE); a bigint beyond 2^53. */
+function spanRowId(ref: number, seq: number): number | bigint {
+  const id = ref * SPANS_PER_TRACE + seq;
+  return Number.isSafeInteger(id) ? id : BigInt(ref) * BigInt(SPANS_PER_TRACE) + BigInt(seq);
+}
+
+/** SQL: the rows of table alias `alias` that are spans of the trace whose row id is `ref` (an SQL expression). */
+function spansOf(alias: string, ref: string): string {
+  return `${alias}.id >= ${ref} * ${SPANS_PER_TRACE} AND ${alias}.id < (${ref} + 1) * ${SPANS_PER_TRACE}`;
 }
 
 /** A trace's spans (indexes into `spans`) without repeated span ids (the first of each kept). */
