@@ -1,7 +1,10 @@
 // Follows the runtime's config API (wire CONFIG_API): GET the pod's config, then keep
 // `?watch=1` open as server-sent events (`event: config`, data = the JSON config) and hand every
 // revision to `onConfig`. Reconnects with jittered exponential backoff; never gives up while running.
-import { request } from 'undici';
+// Over node:http, not undici: the sidecar's first requests are these, before it is ready, and undici
+// would compile its llhttp WebAssembly for them (CPU at start-up, ~4 MB kept); node:http's parser is
+// built in. undici's parser is then compiled when the first proxied request needs it.
+import http from 'node:http';
 
 export interface WatchOptions {
   url: string;
@@ -57,13 +60,37 @@ function withWatch(url: string): string {
   return url + (url.includes('?') ? '&' : '?') + 'watch=1';
 }
 
+interface Response {
+  status: number;
+  body: http.IncomingMessage;
+}
+
+/** One GET; resolves with the response once its head arrived. `idleTimeoutMs`: longest silence on the socket. */
+function get(url: string, accept: string, signal: AbortSignal, idleTimeoutMs: number): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { accept }, signal, agent: false }, (res) => {
+      res.on('error', () => {}); // surfaced by the reader (aborted stream, reset)
+      resolve({ status: res.statusCode ?? 0, body: res });
+    });
+    req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`no data for ${idleTimeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+async function text(body: http.IncomingMessage): Promise<string> {
+  body.setEncoding('utf8');
+  let out = '';
+  for await (const chunk of body) out += chunk as string;
+  return out;
+}
+
 /** Fetches the config once; resolves with the parsed JSON. */
-export async function fetchConfig(url: string, signal?: AbortSignal): Promise<unknown> {
-  const res = await request(url, { signal: signal ?? null, headers: { accept: 'application/json' } });
-  const text = await res.body.text();
-  if (res.statusCode !== 200) throw new Error(`GET ${url} answered ${res.statusCode}: ${text.slice(0, 200)}`);
+export async function fetchConfig(url: string, signal: AbortSignal = new AbortController().signal): Promise<unknown> {
+  const res = await get(url, 'application/json', signal, 10_000);
+  const body = await text(res.body);
+  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${body.slice(0, 200)}`);
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(body) as unknown;
   } catch (err) {
     throw new Error(`GET ${url} returned invalid JSON: ${(err as Error).message}`, { cause: err });
   }
@@ -104,10 +131,10 @@ export function watchConfig(options: WatchOptions): ConfigWatch {
     }
     while (!abort.signal.aborted) {
       try {
-        const res = await request(watchUrl, { signal: abort.signal, headers: { accept: 'text/event-stream' }, bodyTimeout: 60_000 });
-        if (res.statusCode !== 200) {
-          const text = await res.body.text();
-          throw new Error(`GET ${watchUrl} answered ${res.statusCode}: ${text.slice(0, 200)}`);
+        const res = await get(watchUrl, 'text/event-stream', abort.signal, 60_000);
+        if (res.status !== 200) {
+          const body = await text(res.body);
+          throw new Error(`GET ${watchUrl} answered ${res.status}: ${body.slice(0, 200)}`);
         }
         failures = 0;
         const parser = new SseParser((event, data) => {

@@ -1,7 +1,13 @@
 // One undici Pool per upstream address, shared by every destination and config revision that names
 // it, so a config change keeps warm keep-alive connections. Pools no longer named are closed
 // gracefully (in-flight requests finish first).
-import { Pool } from 'undici';
+//
+// Pool comes from its own module, not from undici's index: the index loads all of undici (fetch,
+// WebSocket, the cache, mocks, interceptors; ~60 % of undici's start-up CPU) and the sidecar only
+// dispatches through pools. (The index would also add the `request()`-style helpers to every
+// dispatcher; the sidecar calls `dispatch` only.)
+import type { Pool } from 'undici';
+import PoolClass from 'undici/lib/dispatcher/pool.js';
 import type { LimitsConfig } from '@meshlet/wire';
 import { clientTlsOptions, type TlsMaterial } from './mtls.ts';
 
@@ -42,7 +48,7 @@ export class Pools {
     const key = tls === null ? address : `${address}#${identity}#${this.generation}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
-      pool = new Pool(`${tls === null ? 'http' : 'https'}://${address}`, {
+      pool = new PoolClass(`${tls === null ? 'http' : 'https'}://${address}`, {
         ...(tls === null ? {} : { connect: clientTlsOptions(tls, identity as string) }),
         connections: this.options.connections,
         connectTimeout: this.options.connectTimeoutMs,
