@@ -18,6 +18,7 @@
 //          [--node-flags "..."] [--out FILE]
 // `--node-flags` adds a third variant: this checkout with extra Node flags (to compare V8 flags).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -80,7 +81,10 @@ const ready = (port: number) =>
 async function untilReady(port: number, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await ready(port))) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sidecar exited (${child.exitCode ?? child.signalCode}) before it was ready`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const log = readFileSync(logs.get(child) as string, 'utf8').trim().split('\n').slice(-5).join('\n');
+      throw new Error(`sidecar exited (${child.exitCode ?? child.signalCode}) before it was ready; its last log lines:\n${log}`);
+    }
     if (Date.now() > deadline) throw new Error('sidecar not ready in time');
     await sleep(5);
   }
@@ -100,12 +104,18 @@ async function memoryMb(pid: number): Promise<{ rss: number; pss: number; anon: 
 
 const median = (xs: number[]) => (xs.length === 0 ? Number.NaN : ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number));
 
+/** Each sidecar's stderr (its operational log), shown when it fails. */
+const logs = new Map<ChildProcess, string>();
 function start(v: Variant, proxyArgs: string[]): ChildProcess {
+  const log = join(dir, `sidecar-${children.length}.log`);
+  const fd = openSync(log, 'w');
   const child = spawn(process.execPath, ['--max-semi-space-size=2', ...v.nodeFlags, join(v.checkout, 'bin', 'meshlet.js'), 'proxy', ...proxyArgs], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', NODE_COMPILE_CACHE: v.cache },
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', 'ignore', fd],
   });
+  closeSync(fd);
   children.push(child);
+  logs.set(child, log);
   return child;
 }
 
