@@ -4,6 +4,7 @@
 // process group (Ctrl-C at the terminal reaches only the daemon, which stops pods in order) and carry
 // the mesh's owner marker in their environment.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { watch, type FSWatcher } from 'node:fs';
 import { access, readFile, rm } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +94,9 @@ export async function startProcess(argv: readonly string[], o: { env: NodeJS.Pro
   };
 }
 
+/** How often the pid file of a starting container is read when no change in its bundle says so. */
+const PID_FILE_POLL_MS = 100;
+
 /** Where runc keeps a mesh's container state, and how it is called. */
 export interface RuncOptions {
   root: string;
@@ -123,21 +127,39 @@ export async function startContainer(
     return exit;
   });
   // runc writes the container's pid once it has created it; reading a file is far cheaper than
-  // polling `runc state` (a Go program start each time) while ten pods start at once.
+  // polling `runc state` (a Go program start each time) while ten pods start at once. A change in the
+  // bundle directory (inotify) says when to look; the slow poll only covers a watch that cannot be made.
   let pid: number | undefined;
   const deadline = Date.now() + 60_000;
-  while (pid === undefined) {
-    const done = await Promise.race([exited, sleep(10).then(() => undefined)]);
-    if (done !== undefined) {
-      // It ended before we saw it run (a crash at start, a bad command): report through `exited`.
-      return { pid: child.pid ?? 0, startTicks: undefined, exited, stop: () => exited, signal: () => {} };
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(o.bundle, () => wake?.());
+    watcher.on('error', () => {});
+  } catch {
+    watcher = undefined;
+  }
+  try {
+    while (pid === undefined) {
+      const text = await readFile(pidFile, 'utf8').catch(() => '');
+      if (/^\d+$/.test(text.trim()) && Number(text) > 0) {
+        pid = Number(text);
+        break;
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`container ${o.id} did not start within 60 s`);
+      }
+      const woken = new Promise<undefined>((resolve) => (wake = () => resolve(undefined)));
+      const done = await Promise.race([exited, woken, sleep(watcher === undefined ? 10 : PID_FILE_POLL_MS).then(() => undefined)]);
+      wake = undefined;
+      if (done !== undefined) {
+        // It ended before we saw it run (a crash at start, a bad command): report through `exited`.
+        return { pid: child.pid ?? 0, startTicks: undefined, exited, stop: () => exited, signal: () => {} };
+      }
     }
-    const text = await readFile(pidFile, 'utf8').catch(() => '');
-    if (/^\d+$/.test(text.trim()) && Number(text) > 0) pid = Number(text);
-    if (pid === undefined && Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`container ${o.id} did not start within 60 s`);
-    }
+  } finally {
+    watcher?.close();
   }
   const appPid = pid;
   const ticks = await startTicks(appPid);
