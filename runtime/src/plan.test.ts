@@ -59,7 +59,8 @@ test('pod setup: netns, hosts, veth, address and routes, iptables, cgroups with 
     `link set ${pod.names.veth} master mlbr0`,
     'addr add 10.77.0.2/16 dev eth0',
     'route add 10.78.0.0/16 via 10.77.0.1 dev eth0',
-    '"iptables-restore"',
+    `netns exec ${pod.names.netns} ip -batch \\"/run/meshlet/shop/pods/web-1/net.batch\\"`, // the pod's side by the same `ip -batch`
+    `netns exec ${pod.names.netns} iptables-restore -w 5 \\"/run/meshlet/shop/pods/web-1/iptables.rules\\"`,
     '--dport 8080 -j REDIRECT --to-ports 15006',
     `/etc/netns/${pod.names.netns}/hosts`,
     '"path":"meshlet/shop/web-1/app","limits":{"memoryBytes":67108864}',

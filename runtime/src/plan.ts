@@ -163,13 +163,13 @@ export function planPodSetup(ctx: MeshPlanContext, pod: PodPlan): Step {
     });
     doActions.push(
       { op: 'write', path: hostsPath, content: pod.hosts },
-      // One `ip` for the host side, the netns included: every command is a process start of the
-      // daemon, and ten pods' worth of them is what `up` waits on.
-      { op: 'exec', argv: ip('-batch', '-'), stdin: [`netns add ${netns}`, `link add ${veth} type veth peer name eth0 netns ${netns}`, `link set ${veth} master ${n.bridge}`, `link set ${veth} up`, ''].join('\n') },
+      // The pod's side (addresses, routes, its iptables) from files, by commands of the same `ip -batch`
+      // that makes the netns and the veth: one process start of the daemon per pod instead of three —
+      // the daemon forks for each, and ten pods' worth of them is what `up` waits on.
       {
-        op: 'exec',
-        argv: ip('-n', netns, '-batch', '-'),
-        stdin: [
+        op: 'write',
+        path: `${pod.dir}/net.batch`,
+        content: [
           'link set lo up',
           `addr add ${pod.ip}/${n.prefix} dev eth0`,
           'link set eth0 up',
@@ -178,9 +178,21 @@ export function planPodSetup(ctx: MeshPlanContext, pod: PodPlan): Step {
           '',
         ].join('\n'),
       },
-      // nsenter joins only the network namespace; `ip netns exec` would also make a mount namespace
-      // and remount /sys for the one iptables-restore.
-      { op: 'exec', argv: ['nsenter', `--net=/run/netns/${netns}`, 'iptables-restore', '-w', '5'], stdin: rules.restore },
+      { op: 'write', path: `${pod.dir}/iptables.rules`, content: rules.restore },
+      {
+        op: 'exec',
+        argv: ip('-batch', '-'),
+        stdin: [
+          `netns add ${netns}`,
+          `link add ${veth} type veth peer name eth0 netns ${netns}`,
+          `link set ${veth} master ${n.bridge}`,
+          `link set ${veth} up`,
+          // Quoted: `ip -batch` splits a line at blanks, and the state directory may contain some.
+          `netns exec ${netns} ip -batch "${pod.dir}/net.batch"`,
+          `netns exec ${netns} iptables-restore -w 5 "${pod.dir}/iptables.rules"`,
+          '',
+        ].join('\n'),
+      },
       ...Object.entries(c.hostBase.symlinks).map(([name, target]): Action => ({ op: 'symlink', path: `${bundle}/rootfs/${name}`, target })),
       { op: 'mkdir', path: `${bundle}/rootfs` },
       { op: 'write', path: `${bundle}/config.json`, content: `${JSON.stringify(config, null, 2)}\n` },
