@@ -28,6 +28,21 @@ runStoreContract('sqlite (file, WAL, synchronous=FULL)', (now) => {
   return store;
 });
 
+/**
+ * Tables as versions 1 and 2 had them: meta at `version`, interned resources and scopes, and spans with a
+ * column per field (`spanExtra`: more span columns).
+ */
+const oldTables = (version: number, spanExtra: string): string => `
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta VALUES ('schema', '${version}');
+    CREATE TABLE resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE, service TEXT NOT NULL);
+    CREATE TABLE scopes (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
+    CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_span_id TEXT NOT NULL,
+      resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+      end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL, status_message TEXT NOT NULL, attrs TEXT NOT NULL, events TEXT, links TEXT,
+      trace_state TEXT NOT NULL, flags INTEGER NOT NULL, dropped_attrs INTEGER NOT NULL, dropped_events INTEGER NOT NULL,
+      dropped_links INTEGER NOT NULL, received_ms INTEGER NOT NULL${spanExtra});`;
+
 void test('sqlite: a version 1 store is migrated on open: its spans stay readable, deduped and analysable', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'meshlet-store-v1-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,15 +53,7 @@ void test('sqlite: a version 1 store is migrated on open: its spans stay readabl
   // trace of one span written the way version 1 wrote it.
   const v1 = new DatabaseSync(join(dir, 'meshlet.db'));
   v1.exec(`
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    INSERT INTO meta VALUES ('schema', '1');
-    CREATE TABLE resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE, service TEXT NOT NULL);
-    CREATE TABLE scopes (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
-    CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_span_id TEXT NOT NULL,
-      resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL,
-      end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL, status_message TEXT NOT NULL, attrs TEXT NOT NULL, events TEXT, links TEXT,
-      trace_state TEXT NOT NULL, flags INTEGER NOT NULL, dropped_attrs INTEGER NOT NULL, dropped_events INTEGER NOT NULL,
-      dropped_links INTEGER NOT NULL, received_ms INTEGER NOT NULL);
+    ${oldTables(1, '')}
     CREATE UNIQUE INDEX spans_trace_span ON spans (trace_id, span_id);
     CREATE TABLE traces (trace_id TEXT PRIMARY KEY, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL, span_count INTEGER NOT NULL,
       last_received_ms INTEGER NOT NULL, dirty INTEGER NOT NULL DEFAULT 1, analysed_count INTEGER NOT NULL DEFAULT 0, status INTEGER,
@@ -106,15 +113,7 @@ void test('sqlite: a version 2 store is migrated on open (through version 3): ev
   // The tables of version 2 that version 3 changed (a column per span field), written the way version 2 wrote them.
   const v2 = new DatabaseSync(join(dir, 'meshlet.db'));
   v2.exec(`
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    INSERT INTO meta VALUES ('schema', '2');
-    CREATE TABLE resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE, service TEXT NOT NULL);
-    CREATE TABLE scopes (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
-    CREATE TABLE spans (id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_span_id TEXT NOT NULL,
-      resource_id INTEGER NOT NULL, scope_id INTEGER NOT NULL, name TEXT NOT NULL, kind INTEGER NOT NULL, start_ns INTEGER NOT NULL,
-      end_ns INTEGER NOT NULL, status_code INTEGER NOT NULL, status_message TEXT NOT NULL, attrs TEXT NOT NULL, events TEXT, links TEXT,
-      trace_state TEXT NOT NULL, flags INTEGER NOT NULL, dropped_attrs INTEGER NOT NULL, dropped_events INTEGER NOT NULL,
-      dropped_links INTEGER NOT NULL, received_ms INTEGER NOT NULL, trace_ref INTEGER NOT NULL DEFAULT 0);
+    ${oldTables(2, ', trace_ref INTEGER NOT NULL DEFAULT 0')}
     CREATE UNIQUE INDEX spans_trace_ref ON spans (trace_ref, span_id);
     CREATE TABLE traces (id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL UNIQUE, start_us INTEGER NOT NULL, end_us INTEGER NOT NULL,
       span_count INTEGER NOT NULL, last_received_ms INTEGER NOT NULL, dirty INTEGER NOT NULL DEFAULT 1, analysed_count INTEGER NOT NULL DEFAULT 0,
