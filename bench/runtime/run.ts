@@ -154,11 +154,23 @@ async function baselineSidecars(n: number, keep = false): Promise<{ ms: number; 
   const procs = admins.map((admin, i) =>
     spawn(process.execPath, [MESHLET, 'proxy', '--service', `s${i}`, '--app', '127.0.0.1:9', '--inbound', '127.0.0.1:0', '--outbound', '127.0.0.1:0', '--admin', `127.0.0.1:${admin}`], {
       env: { ...process.env, NODE_COMPILE_CACHE: join(dir, 'compile-cache') },
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     }),
   );
   children.push(...procs);
-  await Promise.all(admins.map((a) => until(() => httpOk(`http://127.0.0.1:${a}/ready`))));
+  const stderr = procs.map((p) => {
+    let text = '';
+    p.stderr?.on('data', (c: Buffer) => (text = (text + c.toString()).slice(-2000)));
+    return () => text;
+  });
+  // A sidecar that exits (its admin port, picked free a moment before, taken by another process in the
+  // meantime) fails the run at once with what it said, instead of after the 5-minute wait.
+  const ready = (i: number) => async () => {
+    const p = procs[i] as ChildProcess;
+    if (p.exitCode !== null || p.signalCode !== null) throw new Error(`standalone sidecar s${i} exited (${p.exitCode ?? p.signalCode}) before it was ready: ${(stderr[i] as () => string)().trim()}`);
+    return httpOk(`http://127.0.0.1:${admins[i] as number}/ready`);
+  };
+  await Promise.all(admins.map((_, i) => until(ready(i))));
   const ms = performance.now() - t0;
   const cpu = (await Promise.all(procs.map((p) => cpuSeconds(p.pid as number)))).reduce((a, b) => a + b, 0);
   if (!keep) for (const p of procs) p.kill('SIGKILL');
