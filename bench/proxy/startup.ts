@@ -12,7 +12,7 @@
 //
 // Every variant runs with the same compile-cache directory of its own, warmed by one start first;
 // the rounds interleave the variants. Each sidecar runs as the runtime starts it:
-// `node --max-semi-space-size=2 <checkout>/bin/meshlet.js proxy ...` (plus what `--launch` adds).
+// `node <the runtime's sidecar flags> <checkout>/bin/meshlet.js proxy ...`.
 //
 // Usage: node bench/proxy/startup.ts [--base CHECKOUT] [--rounds 5] [--updates 6] [--idle-seconds 10]
 //          [--node-flags "..."] [--out FILE]
@@ -38,6 +38,11 @@ const IDLE_SECONDS = Number(flag('--idle-seconds') ?? 10);
 const NODE_FLAGS = flag('--node-flags')?.split(' ').filter((f) => f !== '') ?? [];
 const OUT = flag('--out') ?? join(ROOT, 'bench', 'results', 'startup.json');
 const PODS = 10;
+/**
+ * The V8 flags the runtime gives its sidecars (runtime/src/mesh.ts, sidecarArgv; bin/meshlet.js
+ * `nodeFlags`). A sidecar started without one of them re-executes itself to add it: a second Node start.
+ */
+const SIDECAR_NODE_FLAGS = ['--max-semi-space-size=2', '--wasm-tiering-budget=130000000'];
 const CLK_TCK = 100;
 
 interface Variant {
@@ -120,7 +125,7 @@ const logs = new Map<ChildProcess, string>();
 function start(v: Variant, proxyArgs: string[]): ChildProcess {
   const log = join(dir, `sidecar-${children.length}.log`);
   const fd = openSync(log, 'w');
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', ...v.nodeFlags, join(v.checkout, 'bin', 'meshlet.js'), 'proxy', ...proxyArgs], {
+  const child = spawn(process.execPath, [...SIDECAR_NODE_FLAGS, ...v.nodeFlags, join(v.checkout, 'bin', 'meshlet.js'), 'proxy', ...proxyArgs], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', NODE_COMPILE_CACHE: v.cache },
     stdio: ['ignore', 'ignore', fd],
   });
