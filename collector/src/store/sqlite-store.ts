@@ -347,8 +347,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
       }
       // A trace stored before: each span is inserted unless stored already, after the trace's last span.
       const ref = Number((S.findTrace.get(traceId) as Row).id);
-      const lo = spanRowId(ref, 0);
-      const hi = spanRowId(ref + 1, 0);
+      const [lo, hi] = spanRowRange(ref);
       const stored = new Set((S.storedSpanIds.all(lo, hi) as Row[]).map((r) => String(r.span_id)));
       const last = (S.lastSpanSeq.get(lo, lo, hi) as Row).seq;
       let seq = last === null ? 0 : Number(last) + 1;
@@ -527,7 +526,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
         transaction(() => {
           for (const id of ids) {
             const ref = S.findTrace.get(id) as Row | undefined;
-            if (ref !== undefined) removed.spans += Number(S.deleteSpans.run(spanRowId(Number(ref.id), 0), spanRowId(Number(ref.id) + 1, 0)).changes);
+            if (ref !== undefined) removed.spans += Number(S.deleteSpans.run(...spanRowRange(Number(ref.id))).changes);
             S.deleteOrigins.run(id);
             removed.traces += Number(S.deleteTrace.run(id).changes);
           }
@@ -579,8 +578,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   function traceSpans(traceId: string, firstWritten?: number): SpanRecord[] {
     const found = S.findTrace.get(traceId) as Row | undefined;
     if (found === undefined) return [];
-    const lo = spanRowId(Number(found.id), 0);
-    const hi = spanRowId(Number(found.id) + 1, 0);
+    const [lo, hi] = spanRowRange(Number(found.id));
     const rows = (firstWritten === undefined ? S.traceSpans.all(lo, hi) : S.firstSpans.all(lo, hi, firstWritten)) as SpanRow[];
     const spans = rows.map((r) => decodeStoredSpan(r.data, resourceOf(Number(r.resource_id)), scopeOf(Number(r.scope_id))));
     // All spans: by start time, then in write order (the sort is stable); the first written: in write order.
@@ -817,6 +815,11 @@ function hasCounts(record: Counters): boolean {
 function spanRowId(ref: number, seq: number): number | bigint {
   const id = ref * SPANS_PER_TRACE + seq;
   return Number.isSafeInteger(id) ? id : BigInt(ref) * BigInt(SPANS_PER_TRACE) + BigInt(seq);
+}
+
+/** The row ids of trace row `ref`'s spans: from the first (inclusive) to the next trace's first (exclusive). */
+function spanRowRange(ref: number): [number | bigint, number | bigint] {
+  return [spanRowId(ref, 0), spanRowId(ref + 1, 0)];
 }
 
 /** SQL: the rows of table alias `alias` that are spans of the trace whose row id is `ref` (an SQL expression). */
