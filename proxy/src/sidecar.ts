@@ -95,7 +95,6 @@ function close(server: http.Server | null): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-
 export function createSidecar(options: SidecarOptions): Sidecar {
   const log = options.logger;
   const now = options.now ?? (() => performance.now());
