@@ -33,10 +33,11 @@ const runtimeBuild = 'runtime/dist';
 // (bench/README.md, "Proxy"). The runtime passes the flag itself (runtime/src/mesh.ts, sidecarArgv);
 // a standalone `meshlet proxy` without it re-executes itself with it (process.execve, same pid).
 // The WebAssembly tiering budget: V8 recompiles a hot WebAssembly function with its optimizing compiler in
-// the background, and undici's HTTP parser (llhttp, one huge function) became "hot" from parsing a few
-// config responses at start-up: ~0.2 CPU-second per sidecar spent optimizing a parser that then idled
-// (10-pod `up`: sidecars 7.0 → 5.8 CPU-s). Ten times the default budget still optimizes it within the
-// first second of real traffic (requests/s and CPU per request unchanged in bench/proxy side by side).
+// the background, and undici's HTTP parser (llhttp, one huge function) becomes "hot" after a few responses
+// (three of 6 KB): ~0.2 CPU-second per sidecar spent optimizing a parser that then idles. Measured when
+// the config watch still used undici (10-pod `up`: sidecars 7.0 → 5.8 CPU-s); it now uses node:http, so
+// this is paid by a sidecar that forwards a little traffic. Ten times the default budget still optimizes
+// it within the first second of real traffic (requests/s and CPU per request unchanged in bench/proxy).
 const nodeFlags = {
   proxy: ['--max-semi-space-size=2', '--wasm-tiering-budget=130000000'],
 };

@@ -125,7 +125,8 @@ const LEAF_RETRY_MS = 60_000; // 1 min: a failed re-issue is retried long before
 function sidecarArgv(env: MeshEnv, configUrl: string, admin: string): string[] {
   // The sidecar's V8 flags (bin/meshlet.js `nodeFlags`, which would otherwise re-execute the process
   // to add them): a 2 MiB young generation — less memory and more requests/s (bench/README.md, "Proxy");
-  // WebAssembly tier-up (undici's HTTP parser) only once the sidecar carries traffic, not at start-up.
+  // WebAssembly tier-up (undici's HTTP parser) only once the sidecar carries real traffic, not after its
+  // first few responses.
   return [env.nodePath, '--max-semi-space-size=2', '--wasm-tiering-budget=130000000', env.meshletBin, 'proxy', '--config-url', configUrl, '--admin', admin];
 }
 
