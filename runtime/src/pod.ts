@@ -26,7 +26,6 @@ import { backoffMs, BACKOFF_RESET_AFTER_MS, shouldRestart, type RestartReason } 
  */
 export const UNHEALTHY_RESTART_GRACE_MS = 10_000;
 import type { EventAttributes, PodTelemetry } from './telemetry.ts';
-import { createWaker } from './wake.ts';
 
 /** How a pod's programs are started; differs between netns and process isolation. */
 export interface PodLauncher {
@@ -217,11 +216,11 @@ export function createPod(d: PodDeps): Pod {
     sidecarReady = false;
     // A sidecar logs a line once it listens with its config applied (and when it cannot): each line
     // wakes the readiness probe, so the probe need not poll fast (each probe is work for both sides).
-    const said = createWaker();
+    let wake: (() => void) | undefined;
     const proc = await d.launcher.startSidecar((stream, line) => {
       d.logs.sidecar.write(stream, line);
       if (stream === 'stderr') d.telemetry.output('sidecar', stream, line);
-      said.wake();
+      wake?.();
     });
     sidecar = proc;
     await d.track('sidecar', proc);
@@ -232,7 +231,9 @@ export function createPod(d: PodDeps): Pod {
       if (sidecar !== mine) throw new Error('the sidecar was stopped before it was ready');
       const r = await httpProbe({ host: d.launcher.admin.host, port: d.launcher.admin.port, path: '/ready', timeoutMs: 1000 });
       if (r.ok) break;
-      const exited = await Promise.race([mine.exited, said.wait(SIDECAR_READY_POLL_MS).then(() => undefined)]);
+      const woken = new Promise<undefined>((resolve) => (wake = () => resolve(undefined)));
+      const exited = await Promise.race([mine.exited, woken, sleep(SIDECAR_READY_POLL_MS).then(() => undefined)]);
+      wake = undefined;
       if (exited !== undefined) throw new Error(`sidecar exited (code ${exited.code ?? exited.signal}) before it was ready; see \`meshlet logs ${d.pod.name} -c sidecar\``);
       if (now() > deadline) {
         sidecar = undefined;
@@ -306,7 +307,7 @@ export function createPod(d: PodDeps): Pod {
     startedAtMs = now();
     oomsAtStart = oomsReported;
     lastAppOoms = 0;
-    cgroupOomBase = (await oomKillsOf(appCgroup)) ?? 0;
+    cgroupOomBase = (appCgroup === undefined ? undefined : await d.cgroups?.oomKills(appCgroup).catch(() => undefined)) ?? 0;
     emit(INFRA_EVENTS.started, { [POD_ATTR.appPid]: proc.pid, [POD_ATTR.sidecarPid]: sidecar?.pid }, restarts === 0 ? 'started' : `started again (restart ${restarts})`);
     setState('running');
     everStarted = true;
@@ -439,7 +440,7 @@ export function createPod(d: PodDeps): Pod {
   let oomsAtStart = 0;
   let cgroupOomBase = 0;
   const reportOom = async () => {
-    const kills = await oomKillsOf(appCgroup);
+    const kills = appCgroup === undefined || d.cgroups === undefined ? undefined : await d.cgroups.oomKills(appCgroup).catch(() => undefined);
     const fromCgroup = kills === undefined ? 0 : Math.max(0, kills - cgroupOomBase);
     const fromRuntime = app?.oomKills?.() ?? lastAppOoms;
     const seen = Math.max(fromCgroup, fromRuntime) + oomsAtStart;
@@ -459,7 +460,6 @@ export function createPod(d: PodDeps): Pod {
   let lastAppOoms = 0;
 
   const statsOf = async (path: string | undefined) => (path === undefined || d.cgroups === undefined ? undefined : d.cgroups.stats(path).catch(() => undefined));
-  const oomKillsOf = async (path: string | undefined) => (path === undefined || d.cgroups === undefined ? undefined : d.cgroups.oomKills(path).catch(() => undefined));
 
   // An OOM kill of a child process leaves the app running; it is reported all the same.
   const monitor = async () => {

@@ -13,7 +13,6 @@ import type { Host } from './host.ts';
 import { lineSplitter } from './log-store.ts';
 import { OWNER_ENV } from './names.ts';
 import { signalProcess, startTicks } from './procs.ts';
-import { createWaker } from './wake.ts';
 
 export interface Exit {
   code: number | null;
@@ -132,10 +131,10 @@ export async function startContainer(
   // bundle directory (inotify) says when to look; the slow poll only covers a watch that cannot be made.
   let pid: number | undefined;
   const deadline = Date.now() + 60_000;
-  const changed = createWaker();
+  let wake: (() => void) | undefined;
   let watcher: FSWatcher | undefined;
   try {
-    watcher = watch(o.bundle, () => changed.wake());
+    watcher = watch(o.bundle, () => wake?.());
     watcher.on('error', () => {});
   } catch {
     watcher = undefined;
@@ -151,7 +150,9 @@ export async function startContainer(
         child.kill('SIGKILL');
         throw new Error(`container ${o.id} did not start within 60 s`);
       }
-      const done = await Promise.race([exited, changed.wait(watcher === undefined ? 10 : PID_FILE_POLL_MS).then(() => undefined)]);
+      const woken = new Promise<undefined>((resolve) => (wake = () => resolve(undefined)));
+      const done = await Promise.race([exited, woken, sleep(watcher === undefined ? 10 : PID_FILE_POLL_MS).then(() => undefined)]);
+      wake = undefined;
       if (done !== undefined) {
         // It ended before we saw it run (a crash at start, a bad command): report through `exited`.
         return { pid: child.pid ?? 0, startTicks: undefined, exited, stop: () => exited, signal: () => {} };
