@@ -38,6 +38,23 @@ const builtinsAsRequire: esbuild.Plugin = {
   },
 };
 
+// undici's Client requires its HTTP/2 half (client-h2.js) when it loads, and that half requires
+// node:http2, which loads node:tls and node:crypto: ~15 ms of CPU and a few MB at every sidecar start,
+// for a code path used only by a connection that negotiates h2 (the sidecar's pools never enable it).
+// In the bundle the require moves into the one call site, so it runs when an h2 connection is first
+// made. The build fails if undici's line changes, rather than silently bundling the eager require.
+const CLIENT_H2_REQUIRE = "const connectH2 = require('./client-h2.js')";
+const lazyUndiciH2: esbuild.Plugin = {
+  name: 'lazy-undici-h2',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      if (source.split(CLIENT_H2_REQUIRE).length !== 2) throw new Error(`${args.path}: expected one \`${CLIENT_H2_REQUIRE}\` to make lazy`);
+      return { contents: source.replace(CLIENT_H2_REQUIRE, "const connectH2 = (client, socket) => require('./client-h2.js')(client, socket)"), loader: 'js' };
+    });
+  },
+};
+
 const started = performance.now();
 await rm(outdir, { recursive: true, force: true });
 await mkdir(outdir, { recursive: true });
@@ -51,7 +68,7 @@ const result = await esbuild.build({
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',
-  plugins: [builtinsAsRequire],
+  plugins: [builtinsAsRequire, lazyUndiciH2],
   // CommonJS packages (undici, prom-client, pino…) call require() for Node's built-in modules; an ES
   // module has no `require`, so the bundle makes one.
   banner: { js: "import { createRequire as meshletCreateRequire } from 'node:module';\nconst require = meshletCreateRequire(import.meta.url);" },

@@ -6,10 +6,8 @@
 // h2c (HTTP/2 with prior knowledge, as gRPC uses) on the same port: the connection preface is sniffed
 // on each accepted socket, and h2c sockets go to a node:http2 session whose requests (compatibility
 // API) take the same path.
-import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type ServerHttp2Stream } from 'node:http2';
-import https from 'node:https';
+import type { Http2Server, Http2ServerRequest, Http2ServerResponse, Http2Session, ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { CALLER_HEADER, isProxyReason, MESH_ERROR_HEADER, REASON_HINTS, REQUEST_ID_HEADER } from '@meshlet/wire';
@@ -134,6 +132,9 @@ const H2_MAX_HEADER_PAIRS = 1024;
 
 type Response = ServerResponse | Http2ServerResponse;
 
+/** node:crypto's randomUUID, loaded by the first request that comes without a request id. */
+let randomUUID: (() => string) | null = null;
+
 export function createAcceptServer(options: AcceptOptions): AcceptServer {
   const { direction, service } = options;
   const httpOptions: http.ServerOptions = {
@@ -148,7 +149,10 @@ export function createAcceptServer(options: AcceptOptions): AcceptServer {
     joinDuplicateHeaders: false,
     noDelay: true,
   };
-  const server: http.Server = options.tls === null ? http.createServer(httpOptions) : https.createServer({ ...httpOptions, ...options.tls });
+  // node:https (with node:tls and node:crypto) and node:http2 load only when a listener needs them: an
+  // mTLS listener at once (so bad TLS material still fails the start), h2c on the first HTTP/2 preface.
+  // A sidecar without mTLS that never sees h2c never loads them (proxy/README.md, "Start-up cost").
+  const server: http.Server = options.tls === null ? http.createServer(httpOptions) : process.getBuiltinModule('node:https').createServer({ ...httpOptions, ...options.tls });
   // The count limit is enforced below with a 431: node's own limit silently drops the extra headers.
   server.maxHeadersCount = 0;
 
@@ -245,7 +249,7 @@ export function createAcceptServer(options: AcceptOptions): AcceptServer {
       peerService = peerIdentity === null ? null : serviceOfSpiffe(peerIdentity);
     }
     if (requestId === null) {
-      requestId = randomUUID();
+      requestId = (randomUUID ??= process.getBuiltinModule('node:crypto').randomUUID)();
       headers.push(REQUEST_ID_HEADER, requestId);
     }
     if (target.absolute && host === undefined) headers.push('host', target.authority);
@@ -474,41 +478,48 @@ type Handle = (incoming: IncomingRequest, res: Response, expectsContinue: boolea
  * within the headers timeout is closed.
  */
 function acceptH2c(server: http.Server, options: AcceptOptions, handle: Handle): { sessions: Set<Http2Session>; goaway(): void; destroy(): void } {
-  const h2 = http2.createServer({
-    // Hard caps above the limits handle() answers with 431, so that over-limit requests get a readable answer.
-    maxHeaderListPairs: H2_MAX_HEADER_PAIRS,
-    settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: options.maxHeaderBytes * 2 + 4096, enablePush: false },
-  });
   const sessions = new Set<Http2Session>();
   const streams = new Map<Http2Session, number>();
   const pending = new Set<Socket>();
   let closing = false;
-  h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => handle(req, res, false));
-  h2.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) => handle(req, res, true));
-  h2.on('stream', (stream: ServerHttp2Stream) => {
-    // Stream errors (RST from the client, protocol errors) end that stream only.
-    stream.on('error', () => {});
-    const session = stream.session;
-    if (session === undefined) return;
-    streams.set(session, (streams.get(session) ?? 0) + 1);
-    stream.once('close', () => streams.set(session, (streams.get(session) ?? 1) - 1));
-  });
-  h2.on('sessionError', () => {});
-  h2.on('session', (session: Http2Session) => {
-    sessions.add(session);
-    streams.set(session, 0);
-    session.on('error', (err: Error & { code?: string }) => options.onProtocolError(options.direction, err));
-    session.on('frameError', () => {});
-    session.once('close', () => {
-      sessions.delete(session);
-      streams.delete(session);
+  /** The h2c server, made (and node:http2 loaded) when the first HTTP/2 preface arrives. */
+  let h2Server: Http2Server | null = null;
+  const h2c = (): Http2Server => {
+    if (h2Server !== null) return h2Server;
+    const h2 = process.getBuiltinModule('node:http2').createServer({
+      // Hard caps above the limits handle() answers with 431, so that over-limit requests get a readable answer.
+      maxHeaderListPairs: H2_MAX_HEADER_PAIRS,
+      settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: options.maxHeaderBytes * 2 + 4096, enablePush: false },
     });
-    // Idle sessions close like idle HTTP/1.1 keep-alive connections; a session with streams open stays.
-    session.setTimeout(options.keepAliveTimeoutMs, () => {
-      if ((streams.get(session) ?? 0) === 0) session.close();
+    h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => handle(req, res, false));
+    h2.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) => handle(req, res, true));
+    h2.on('stream', (stream: ServerHttp2Stream) => {
+      // Stream errors (RST from the client, protocol errors) end that stream only.
+      stream.on('error', () => {});
+      const session = stream.session;
+      if (session === undefined) return;
+      streams.set(session, (streams.get(session) ?? 0) + 1);
+      stream.once('close', () => streams.set(session, (streams.get(session) ?? 1) - 1));
     });
-    if (closing) session.close();
-  });
+    h2.on('sessionError', () => {});
+    h2.on('session', (session: Http2Session) => {
+      sessions.add(session);
+      streams.set(session, 0);
+      session.on('error', (err: Error & { code?: string }) => options.onProtocolError(options.direction, err));
+      session.on('frameError', () => {});
+      session.once('close', () => {
+        sessions.delete(session);
+        streams.delete(session);
+      });
+      // Idle sessions close like idle HTTP/1.1 keep-alive connections; a session with streams open stays.
+      session.setTimeout(options.keepAliveTimeoutMs, () => {
+        if ((streams.get(session) ?? 0) === 0) session.close();
+      });
+      if (closing) session.close();
+    });
+    h2Server = h2;
+    return h2;
+  };
 
   const [h1] = server.listeners('connection') as ((socket: Socket) => void)[];
   if (h1 === undefined) throw new Error('acceptH2c: node:http registered no connection listener');
@@ -540,7 +551,7 @@ function acceptH2c(server: http.Server, options: AcceptOptions, handle: Handle):
         // node:http2 reads what is buffered on the socket before its own reads start.
         socket.pause();
         socket.unshift(seen);
-        h2.emit('connection', socket);
+        h2c().emit('connection', socket);
       } else {
         // node:http consumes the socket natively from now on; the bytes read so far go to its parser first.
         h1.call(server, socket);

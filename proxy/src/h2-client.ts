@@ -2,7 +2,7 @@
 // one multiplexed node:http2 session per app, opened on first use and again after the app sent
 // GOAWAY or the connection closed. It offers undici's `dispatch(options, handler)` contract, so
 // `forward` (timeouts, aborts, streaming with backpressure, trailers) works the same for both kinds of app.
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { addHeader } from './forward.ts';
@@ -12,7 +12,10 @@ import type { HeaderMap } from './service.ts';
 /** Request headers HTTP/2 forbids (RFC 9113 §8.2.2); `te` passes only as `trailers`. */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te', 'http2-settings']);
 
-const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
+// node:http2 loads when the first request goes to an h2c app, not when the sidecar starts (nghttp2's
+// constants, as node:http2 defines them, RFC 9113 §7).
+const NGHTTP2_REFUSED_STREAM = 0x7;
+const NGHTTP2_CANCEL = 0x8;
 
 export interface H2AppClientOptions {
   connectTimeoutMs: number;
@@ -47,7 +50,7 @@ export class H2AppClient {
   private current(): ClientHttp2Session {
     const s = this.session;
     if (s !== null && !s.closed && !s.destroyed) return s;
-    const session = http2.connect(this.origin, { maxHeaderListPairs: 256, settings: { enablePush: false, maxHeaderListSize: this.options.maxHeaderBytes } });
+    const session = process.getBuiltinModule('node:http2').connect(this.origin, { maxHeaderListPairs: 256, settings: { enablePush: false, maxHeaderListSize: this.options.maxHeaderBytes } });
     this.session = session;
     // An idle session does not keep the process alive (drain waits for requests, not connections).
     session.unref();

@@ -11,7 +11,7 @@
 // `record` sits above `authorize` on inbound (DESIGN.md lists it below) so denied and rate-limited
 // calls get a SERVER span and metrics too.
 import http from 'node:http';
-import https from 'node:https';
+import type { Server as HttpsServer } from 'node:https';
 import type { Pool } from 'undici';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -126,6 +126,8 @@ export function createSidecar(options: SidecarOptions): Sidecar {
   /** The app's h2c client (`appProtocol: h2c`), kept across revisions while the app address stays. */
   let appH2: H2AppClient | null = null;
   let adminServer: http.Server | null = null;
+  /** The inbound listener is TLS (an https.Server): the first revision had mTLS material. */
+  let inboundTls = false;
   const addresses: Addresses = { inbound: '', outbound: '', admin: '' };
 
   const current = (): SidecarConfig => config as SidecarConfig;
@@ -262,6 +264,7 @@ export function createSidecar(options: SidecarOptions): Sidecar {
       },
     });
     inboundServer = inboundAccept.server;
+    inboundTls = cfg.tls !== null;
     addresses.outbound = await listen(outboundServer, cfg.listen.outbound);
     addresses.inbound = await listen(inboundServer, cfg.listen.inbound);
   };
@@ -321,9 +324,9 @@ export function createSidecar(options: SidecarOptions): Sidecar {
     const keep = new Set(table.pools);
     if (appTarget !== null && appH2 === null) keep.add(appTarget.pool as Pool);
     p.retain(keep);
-    if (cfg.tls !== null && config !== null && (cfg.tls.certPem !== config.tls?.certPem || cfg.tls.keyPem !== config.tls.keyPem || cfg.tls.caPem !== config.tls.caPem) && inboundServer instanceof https.Server) {
+    if (cfg.tls !== null && config !== null && (cfg.tls.certPem !== config.tls?.certPem || cfg.tls.keyPem !== config.tls.keyPem || cfg.tls.caPem !== config.tls.caPem) && inboundTls) {
       // A rotated certificate applies to new connections at once.
-      inboundServer.setSecureContext(serverTlsOptions(cfg.tls));
+      (inboundServer as HttpsServer).setSecureContext(serverTlsOptions(cfg.tls));
     }
     const rl = cfg.inbound.rateLimit;
     const oldRl = config?.inbound.rateLimit;

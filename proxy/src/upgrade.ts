@@ -2,7 +2,7 @@
 // upstream with the hop's trace headers, then bytes are piped both ways untouched, with backpressure
 // (stream.pipe pauses the faster side). Either side closing closes the other.
 import net from 'node:net';
-import tls, { type ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { toMeshError, type MeshError } from './errors.ts';
@@ -31,7 +31,7 @@ export function passUpgrade(req: IncomingMessage, client: Socket, head: Buffer, 
   };
   const colon = target.address.lastIndexOf(':');
   const where = { host: target.address.slice(0, colon), port: Number(target.address.slice(colon + 1)) };
-  const upstream = target.tls === null ? net.connect(where) : tls.connect({ ...where, ...target.tls });
+  const upstream = target.tls === null ? net.connect(where) : process.getBuiltinModule('node:tls').connect({ ...where, ...target.tls });
   upstream.setNoDelay(true);
   let connected = false;
   const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), target.connectTimeoutMs);

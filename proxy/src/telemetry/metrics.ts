@@ -2,7 +2,16 @@
 // combinations are cached by a flat key. The two per-request counts (requests_total, in-flight) are
 // plain numbers on the request path and handed to prom-client when it is scraped (its `collect`
 // hook): prom-client validates and hashes the labels on every inc(), ~1 µs a call.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+//
+// The classes come from their own modules, not from prom-client's index: the index also loads the
+// Pushgateway (node:https with node:tls and node:crypto, node:zlib), the cluster aggregator
+// (node:cluster) and Summary (tdigest), none of which a sidecar uses (proxy/README.md, "Start-up cost").
+import type { Gauge as GaugeT, Registry as RegistryT } from 'prom-client';
+import Counter from 'prom-client/lib/counter.js';
+import Gauge from 'prom-client/lib/gauge.js';
+import Histogram from 'prom-client/lib/histogram.js';
+import Registry from 'prom-client/lib/registry.js';
+import collectDefaultMetrics from 'prom-client/lib/defaultMetrics.js';
 import { METRIC_PREFIX } from '@meshlet/wire';
 import { LabelBudget } from './label-budget.ts';
 
@@ -19,7 +28,7 @@ export interface RequestSample {
 }
 
 export interface Metrics {
-  readonly registry: Registry;
+  readonly registry: RegistryT;
   request(sample: RequestSample): void;
   inFlight(direction: string, delta: number): void;
   retry(destination: string, reason: string): void;
@@ -30,7 +39,7 @@ export interface Metrics {
   configApplied(revision: number): void;
   configRejected(): void;
   /** Gauges read at scrape time (budget use, ejected endpoints). */
-  setCollect(fn: (gauges: { budgetUsed: Gauge; ejected: Gauge }) => void): void;
+  setCollect(fn: (gauges: { budgetUsed: GaugeT; ejected: GaugeT }) => void): void;
   render(): Promise<string>;
 }
 
@@ -120,7 +129,7 @@ export function createMetrics(options: MetricsOptions = { maxRoutes: 200, maxSou
   const sources = new LabelBudget(options.maxSources);
   type HistogramChild = ReturnType<typeof duration.labels>;
   const histogramChildren = new Map<string, HistogramChild>();
-  let collect: ((g: { budgetUsed: Gauge; ejected: Gauge }) => void) | null = null;
+  let collect: ((g: { budgetUsed: GaugeT; ejected: GaugeT }) => void) | null = null;
 
   return {
     registry,

@@ -2,9 +2,9 @@
 // wire/attributes.ts). With a collector the OpenTelemetry SDK records them and a SpanQueue exports them
 // as OTLP/HTTP protobuf; without one (or with spans off) ids are still made, so context propagates.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, trace, type Attributes, type AttributeValue, type Span, type Tracer as OtelTracer } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { RandomIdGenerator, TracerProvider, ParentBasedSampler, AlwaysOnSampler } from '@opentelemetry/sdk-trace';
+import { RandomIdGenerator, TracerProvider, ParentBasedSampler, AlwaysOnSampler, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import { SpanQueue } from './span-queue.ts';
 
 /** What the proxy does with a span. The SDK's Span satisfies it; so does the id-only span. */
@@ -80,6 +80,48 @@ class IdOnlySpan implements SpanHandle {
   end(): void {}
 }
 
+/**
+ * The OTLP/HTTP protobuf exporter, loaded (a dynamic import, which the bundle keeps lazy) and made when
+ * the first batch of spans goes out: its protobuf encoder and HTTP transport (node:https, node:zlib)
+ * cost start-up CPU and idle memory in every sidecar with a collector, though an idle one exports
+ * nothing (proxy/README.md, "Start-up cost"). The collector URL is validated with the config, at start.
+ */
+class DeferredExporter implements SpanExporter {
+  private readonly url: string;
+  private readonly timeoutMillis: number;
+  private inner: SpanExporter | null = null;
+  private loading: Promise<SpanExporter> | null = null;
+
+  constructor(url: string, timeoutMillis: number) {
+    this.url = url;
+    this.timeoutMillis = timeoutMillis;
+  }
+
+  private load(): Promise<SpanExporter> {
+    this.loading ??= import('@opentelemetry/exporter-trace-otlp-proto').then(({ OTLPTraceExporter }) => {
+      this.inner = new OTLPTraceExporter({ url: this.url, timeoutMillis: this.timeoutMillis });
+      return this.inner;
+    });
+    return this.loading;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    if (this.inner !== null) return this.inner.export(spans, resultCallback);
+    this.load().then(
+      (exporter) => exporter.export(spans, resultCallback),
+      (err: unknown) => resultCallback({ code: ExportResultCode.FAILED, error: err as Error }),
+    );
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.loading !== null) await (await this.loading).shutdown();
+  }
+
+  async forceFlush(): Promise<void> {
+    await this.inner?.forceFlush?.();
+  }
+}
+
 export interface TracerOptions {
   /** Resource attributes (service.name, meshlet.pod.name, ...). */
   resource: Attributes;
@@ -99,8 +141,7 @@ export interface TracerOptions {
 export function createTracer(options: TracerOptions): Tracer {
   const ids = new RandomIdGenerator();
   const exportTimeoutMs = options.exportTimeoutMs ?? 10_000; // 10 s
-  const makeExporter = (url: string): OTLPTraceExporter =>
-    new OTLPTraceExporter({ url: `${url.replace(/\/+$/, '')}/v1/traces`, timeoutMillis: exportTimeoutMs });
+  const makeExporter = (url: string): SpanExporter => new DeferredExporter(`${url.replace(/\/+$/, '')}/v1/traces`, exportTimeoutMs);
   let collectorUrl = options.collectorUrl;
   let queue: SpanQueue | null = null;
   let provider: TracerProvider | null = null;
