@@ -66,6 +66,12 @@ const result = await esbuild.build({
   format: 'esm',
   target: 'node24',
   sourcemap: 'linked',
+  // The sidecar's bundle without whitespace (and comments): V8 keeps a script's whole source in the heap
+  // for as long as it runs (functions compile lazily from it), and a sidecar runs beside every pod:
+  // 2.4 -> 1.8 MB, -1.1 MB of RSS and ~4 ms of start-up CPU per sidecar (proxy/README.md, "Start-up
+  // cost"). Names stay (stack traces name the functions); the source map beside it gives lines
+  // (`node --enable-source-maps`).
+  minifyWhitespace: part === 'proxy',
   metafile: true,
   logLevel: 'warning',
   plugins: [builtinsAsRequire, lazyUndiciH2],
