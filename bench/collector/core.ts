@@ -18,6 +18,12 @@ import type * as BuilderModule from '../../collector/test/fixtures/trace-builder
 const { values: args } = parseArgs({
   options: {
     spans: { type: 'string', default: '150000' },
+    /**
+     * `run`: what run.ts sends: 200 templates whose start times spread over the last 15 minutes (a step's
+     * traces touch ~80 aggregate buckets) and a 2 s analysis quiet time (the analysis keeps seconds of
+     * spans); `narrow` (default): 50 templates in the last minute, 300 ms quiet time.
+     */
+    load: { type: 'string', default: 'narrow' },
     /** Another checkout whose collector code to measure (default: this one). */
     root: { type: 'string', default: join(import.meta.dirname, '..', '..') },
   },
@@ -31,13 +37,18 @@ const { createAnalyzer } = await load<typeof AnalyzerModule>('collector/src/anal
 const { nextShopTrace } = await load<typeof ShopModule>('collector/test/fixtures/shop.ts');
 const { seededRandom } = await load<typeof BuilderModule>('collector/test/fixtures/trace-builder.ts');
 
+if (args.load !== 'run' && args.load !== 'narrow') throw new Error('--load is run or narrow');
+const runLoad = args.load === 'run';
 // Request bodies of ~500 spans, as run.ts sends; each send stamps a counter into the trace ids.
 const random = seededRandom(4318);
 const now = Date.now();
 const bodies: { body: Buffer; offsets: number[] }[] = [];
-for (let i = 0; i < 50; i++) {
+const templates = runLoad ? 200 : 50;
+for (let i = 0; i < templates; i++) {
   const spans: SpanRecord[] = [];
-  while (spans.length < 500) spans.push(...nextShopTrace({ random, startNs: BigInt(now - 60_000 + Math.floor(random() * 50_000)) * 1_000_000n }).spans);
+  const startMs = runLoad ? now - 15 * 60_000 + Math.floor((i / templates) * 14 * 60_000) : now - 60_000;
+  const spreadMs = runLoad ? 60_000 : 50_000;
+  while (spans.length < 500) spans.push(...nextShopTrace({ random, startNs: BigInt(startMs + Math.floor(random() * spreadMs)) * 1_000_000n }).spans);
   const body = encodeTraceRequest(spans);
   const offsets: number[] = [];
   for (const traceId of new Set(spans.map((s) => s.traceId))) {
@@ -50,7 +61,7 @@ for (let i = 0; i < 50; i++) {
 const dir = mkdtempSync(join(tmpdir(), 'meshlet-bench-core-'));
 try {
   const store = openSqliteStore({ dir, sync: 'full' });
-  const analyzer = createAnalyzer({ store, quietMs: 300 });
+  const analyzer = createAnalyzer({ store, quietMs: runLoad ? 2_000 : 300 });
   const target = Number(args.spans);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
@@ -72,13 +83,14 @@ try {
     await Promise.all(writes);
     if (sent % 12 === 0) analyzer.step();
   }
-  await new Promise((resolve) => setTimeout(resolve, 400));
+  await new Promise((resolve) => setTimeout(resolve, runLoad ? 2_100 : 400));
   analyzer.drain();
   const cpu = process.cpuUsage(cpuBefore);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   await store.close();
   console.log(JSON.stringify({
     root,
+    load: args.load,
     spans,
     cpuSeconds: Math.round(cpuSeconds * 100) / 100,
     systemSeconds: Math.round(cpu.system / 1e4) / 100,
