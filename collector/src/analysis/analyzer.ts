@@ -1,11 +1,11 @@
 // Runs the trace analysis: a trace is analysed once no span of it has arrived for the quiet time, and
-// again when late spans arrive. Spans just written are kept in memory (bounded) so the usual first
-// analysis does not read them back from the store.
+// again when late spans arrive. Spans just written are kept in memory (bounded, in their compact form) so
+// the usual first analysis does not read them back from the store.
 import type { SpanRecord } from '../otlp/model.ts';
 import type { PendingTrace, TraceWriter } from '../store/store.ts';
 import { analyseTrace, type TraceAnalysis } from './analyse-trace.ts';
 import { contributionOf, type TraceContribution } from './contribution.ts';
-import { factsOf, type SpanFacts } from './facts.ts';
+import { type CompactFacts, compactFacts, expandFacts, factsOf } from './facts.ts';
 
 export interface AnalyzerOptions {
   store: TraceWriter;
@@ -44,8 +44,11 @@ export function createAnalyzer(options: AnalyzerOptions): Analyzer {
   // Each step writes the aggregate rows its traces touch once: larger steps write fewer rows per trace
   // (a step of 1000 traces takes a few tens of ms).
   const batchSize = options.batchSize ?? 1000;
-  const maxCached = options.maxCachedSpans ?? 100_000;
-  const cache = new Map<string, SpanFacts[]>();
+  // Enough for the spans of the quiet time (2 s by default) at the ingest rate of one core (~100 k spans/s
+  // would need 250 k): a trace not kept is read back from the store, which costs more than its ingest.
+  // ~150 bytes a span (compact facts): ~40 MB when full.
+  const maxCached = options.maxCachedSpans ?? 250_000;
+  const cache = new Map<string, CompactFacts[]>();
   let cachedSpans = 0;
   let lagMs = 0;
 
@@ -61,12 +64,15 @@ export function createAnalyzer(options: AnalyzerOptions): Analyzer {
     const pending = options.store.pendingTraces(quietBefore, batchSize);
     const out: AnalysedTrace[] = [];
     for (const p of pending) {
-      let facts = cache.get(p.traceId);
-      if (facts !== undefined) {
+      const cached = cache.get(p.traceId);
+      if (cached !== undefined) {
         cache.delete(p.traceId);
-        cachedSpans -= facts.length;
+        cachedSpans -= cached.length;
       }
-      if (facts === undefined || facts.length !== p.spanCount || p.analysedBefore) facts = options.store.traceSpans(p.traceId).map(factsOf);
+      const facts =
+        cached === undefined || cached.length !== p.spanCount || p.analysedBefore
+          ? options.store.traceSpans(p.traceId).map(factsOf)
+          : cached.map((c) => expandFacts(c, p.traceId));
       if (facts.length === 0) continue;
       const analysis = analyseTrace(facts);
       out.push({ analysis, contribution: contributionOf(analysis, facts), reanalysed: p.analysedBefore, previous: previousContribution(p) });
@@ -85,9 +91,13 @@ export function createAnalyzer(options: AnalyzerOptions): Analyzer {
           if (cachedSpans >= maxCached) continue;
           cache.set(s.traceId, (list = []));
         }
-        const facts = factsOf(s);
-        // One trace id string per cached trace, not one per span (the cache holds seconds of spans).
-        if (list.length > 0) facts.traceId = (list[0] as SpanFacts).traceId;
+        const facts = compactFacts(factsOf(s));
+        if (facts === undefined) {
+          // Not kept compact (a span longer than 104 days): the trace is read back from the store.
+          cache.delete(s.traceId);
+          cachedSpans -= list.length;
+          continue;
+        }
         list.push(facts);
         cachedSpans++;
       }
