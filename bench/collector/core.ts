@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import type * as AnalyzerModule from '../../collector/src/analysis/analyzer.ts';
 import type * as DecodeModule from '../../collector/src/otlp/decode-proto.ts';
 import type * as EncodeModule from '../../collector/src/otlp/encode.ts';
+import type * as FactsModule from '../../collector/src/analysis/facts.ts';
 import type { SpanRecord } from '../../collector/src/otlp/model.ts';
 import type * as StoreModule from '../../collector/src/store/sqlite-store.ts';
 import type * as ShopModule from '../../collector/test/fixtures/shop.ts';
@@ -34,6 +35,8 @@ const { encodeTraceRequest } = await load<typeof EncodeModule>('collector/src/ot
 const { decodeTraceRequest } = await load<typeof DecodeModule>('collector/src/otlp/decode-proto.ts');
 const { openSqliteStore } = await load<typeof StoreModule>('collector/src/store/sqlite-store.ts');
 const { createAnalyzer } = await load<typeof AnalyzerModule>('collector/src/analysis/analyzer.ts');
+// What the receiver asks the decoder to keep of span attributes (a checkout from before it: all).
+const { FACT_ATTRIBUTES } = await load<Partial<typeof FactsModule>>('collector/src/analysis/facts.ts');
 const { nextShopTrace } = await load<typeof ShopModule>('collector/test/fixtures/shop.ts');
 const { seededRandom } = await load<typeof BuilderModule>('collector/test/fixtures/trace-builder.ts');
 
@@ -75,7 +78,7 @@ try {
       const body = Buffer.from(template.body);
       sent++;
       for (const at of template.offsets) body.writeUInt32BE(sent, at);
-      const decoded = decodeTraceRequest(body);
+      const decoded = decodeTraceRequest(body, { attributeKeys: FACT_ATTRIBUTES });
       spans += decoded.items.length;
       // `encodedSpans` as the receiver passes them (a store that does not keep them ignores them).
       writes.push(store.write({ spans: decoded.items, encodedSpans: decoded.encoded, logs: [] }).then((r) => analyzer.observe(r.insertedSpans)));

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { type CollectorConfig, QUERY_API, type TraceSummary } from '@meshlet/wire';
 import type { Logger } from 'pino';
 import { createAnalyzer, type AnalysedTrace } from './analysis/analyzer.ts';
+import { FACT_ATTRIBUTES } from './analysis/facts.ts';
 import { CollectorError } from './errors.ts';
 import { createForwarder, type Forwarder } from './ingest/forwarder.ts';
 import { createReceiver } from './ingest/otlp-receiver.ts';
@@ -126,6 +127,8 @@ export async function createCollector(options: CollectorOptions): Promise<Collec
     maxQueuedItems: config.maxQueue,
     maxInFlightBytes: Math.max(config.maxBody * 4, 64 * 1024 * 1024),
     retryAfterSeconds: 2,
+    // The analysis is the only reader of the stored spans' records.
+    spanAttributeKeys: FACT_ATTRIBUTES,
     onStored(signal, result, body, contentType, logs) {
       if (signal === 'traces') analyzer.observe(result.insertedSpans);
       else if (logs.some((l) => l.eventName !== '' || l.attributes['event.name'] !== undefined)) meshDirty = true;

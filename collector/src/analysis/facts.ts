@@ -51,7 +51,13 @@ function intern(value: string | undefined): string | undefined {
 /** Service name when a resource has none (the OpenTelemetry SDK default). */
 export const UNKNOWN_SERVICE = 'unknown_service';
 
-/** Reads the facts of a span. */
+/** The span attributes `factsOf` reads (a span's other attributes may be left out of what it is given). */
+export const FACT_ATTRIBUTES: ReadonlySet<string> = new Set([
+  ATTR.httpStatus, ATTR.errorReason, ATTR.errorOrigin, ATTR.peerService, ATTR.peerVersion, ATTR.retryAttempt, ATTR.contextPropagated, ATTR.run,
+  ATTR.faultInjected,
+]);
+
+/** Reads the facts of a span (of its attributes, only `FACT_ATTRIBUTES`). */
 export function factsOf(span: SpanRecord): SpanFacts {
   const a = span.attributes;
   const res = span.resource.attributes;

@@ -29,6 +29,11 @@ export interface ReceiverOptions {
   maxInFlightBytes: number;
   /** Seconds a client is told to wait after a 503. */
   retryAfterSeconds: number;
+  /**
+   * Span attributes `onStored` reads from `result.insertedSpans`: a span decoded from protobuf keeps only
+   * these (the store keeps the span's bytes as received). Default: all.
+   */
+  spanAttributeKeys?: ReadonlySet<string>;
   /** Called after a batch is durably stored, with the raw (decompressed) body for forwarding. */
   onStored(signal: Signal, result: WriteResult, body: Buffer, contentType: string, logs: LogRecordData[]): void;
 }
@@ -83,7 +88,7 @@ export function createReceiver(options: ReceiverOptions): Receiver {
     const body = await readBody(req, options.maxBodyBytes, budget);
     const started = performance.now();
     let decoded: DecodedBatch<SpanRecord> | DecodedBatch<LogRecordData>;
-    if (signal === 'traces') decoded = encoding === 'protobuf' ? decodeTraceRequest(body) : decodeTraceJson(body.toString('utf8'));
+    if (signal === 'traces') decoded = encoding === 'protobuf' ? decodeTraceRequest(body, { attributeKeys: options.spanAttributeKeys }) : decodeTraceJson(body.toString('utf8'));
     else decoded = encoding === 'protobuf' ? decodeLogsRequest(body) : decodeLogsJson(body.toString('utf8'));
     const count = decoded.items.length + decoded.rejected;
     metrics.received.inc({ signal }, count);

@@ -66,10 +66,16 @@ const checkHexSpanIds = (s: SpanRecord): string | null => checkSpanIds(s, true);
 /**
  * Decodes an `ExportTraceServiceRequest`. Throws `OtlpDecodeError` (with the field path) when malformed.
  * `encoded` holds each kept span's `Span` message as received (views into `body`).
+ *
+ * With `attributeKeys`, a span's `attributes` hold only those keys (the others are checked as strictly, but
+ * not made into strings and objects): for a caller that keeps `encoded` as the span and reads only a few
+ * attributes (the receiver: the store keeps the bytes, the analysis reads `FACT_ATTRIBUTES`).
  */
-export function decodeTraceRequest(body: Buffer): DecodedBatch<SpanRecord> & { encoded: Uint8Array[] } {
+export function decodeTraceRequest(body: Buffer, options: { attributeKeys?: ReadonlySet<string> } = {}): DecodedBatch<SpanRecord> & { encoded: Uint8Array[] } {
   const out = { items: [] as SpanRecord[], rejected: 0, rejectMessages: [] as string[], encoded: [] as Uint8Array[] };
-  decodeRequest(body, { resources: 'resourceSpans', scopes: 'scopeSpans', items: 'spans', item: span, check: checkHexSpanIds }, out);
+  const keys = options.attributeKeys;
+  const item = keys === undefined ? span : (r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord): SpanRecord => span(r, resource, scope, keys);
+  decodeRequest(body, { resources: 'resourceSpans', scopes: 'scopeSpans', items: 'spans', item, check: checkHexSpanIds }, out);
   return out;
 }
 
@@ -205,7 +211,7 @@ function idField(r: ProtoReader): string {
   return r.hex();
 }
 
-function span(r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord): SpanRecord {
+function span(r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord, keys?: ReadonlySet<string>): SpanRecord {
   const s: SpanRecord = {
     traceId: '',
     spanId: '',
@@ -239,7 +245,10 @@ function span(r: ProtoReader, resource: ResourceRecord, scope: ScopeRecord): Spa
       case T(6, VARINT): s.kind = r.int32(); break;
       case T(7, F64): s.startTimeUnixNano = r.fixed64(); break;
       case T(8, F64): s.endTimeUnixNano = r.fixed64(); break;
-      case T(9, LEN): keyValue(r, s.attributes); break;
+      case T(9, LEN):
+        if (keys === undefined) keyValue(r, s.attributes);
+        else keyValueOf(r, s.attributes, keys);
+        break;
       case T(10, VARINT): s.droppedAttributesCount = r.uint32(); break;
       case T(11, LEN): s.events.push(spanEvent(r.message())); break;
       case T(12, VARINT): s.droppedEventsCount = r.uint32(); break;
@@ -338,6 +347,77 @@ function keyValue(r: ProtoReader, into: StoredAttributes): void {
   }
   r.leave(outer);
   into[key] = value;
+}
+
+/** `keyValue` for a key in `keys`; any other KeyValue is only checked (`checkKeyValue`). */
+function keyValueOf(r: ProtoReader, into: StoredAttributes, keys: ReadonlySet<string>): void {
+  const outer = r.enter();
+  let key = '';
+  // Where the (last) value starts: it is read once the key is known (a key may follow its value).
+  let valueAt = -1;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(1, LEN)) key = r.key();
+    else if (tag === T(2, LEN)) {
+      valueAt = r.pos;
+      checkAnyValue(r);
+    } else r.skip(tag & 7);
+  }
+  if (keys.has(key)) {
+    let value: StoredValue = null;
+    if (valueAt >= 0) {
+      r.pos = valueAt;
+      value = anyValue(r);
+    }
+    into[key] = value;
+  }
+  r.leave(outer);
+}
+
+/** Reads one KeyValue as `keyValue` does, keeping nothing (malformed input throws the same way). */
+function checkKeyValue(r: ProtoReader): void {
+  const outer = r.enter();
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === T(1, LEN)) r.skip(LEN);
+    else if (tag === T(2, LEN)) checkAnyValue(r);
+    else r.skip(tag & 7);
+  }
+  r.leave(outer);
+}
+
+/** Reads one AnyValue as `anyValue` does, keeping nothing (no strings or objects made). */
+function checkAnyValue(r: ProtoReader): void {
+  const outer = r.enter();
+  while (r.more()) {
+    const tag = r.tag();
+    switch (tag) {
+      case T(2, VARINT): r.bool(); break;
+      case T(3, VARINT): r.int64(); break;
+      case T(4, F64): r.double(); break;
+      case T(5, LEN): {
+        const m = r.message();
+        while (m.more()) {
+          const t = m.tag();
+          if (t === T(1, LEN)) checkAnyValue(m);
+          else m.skip(t & 7);
+        }
+        break;
+      }
+      case T(6, LEN): {
+        const m = r.message();
+        while (m.more()) {
+          const t = m.tag();
+          if (t === T(1, LEN)) checkKeyValue(m);
+          else m.skip(t & 7);
+        }
+        break;
+      }
+      // Strings and bytes (1, 7) and unknown fields.
+      default: r.skip(tag & 7);
+    }
+  }
+  r.leave(outer);
 }
 
 /** Reads one AnyValue (the embedded message at `r`'s position). */

@@ -144,3 +144,46 @@ test('protobuf: attribute keys read through the key cache stay exact (same lengt
     for (const s of decoded.items) assert.deepEqual(s.attributes, attributes);
   }
 });
+
+test('protobuf with attributeKeys: spans keep only those attributes, everything else as without; the others are still checked', () => {
+  const spans = sampleSpans();
+  const keys = new Set(['list', 'kv', 'pi', 'meshlet.error.reason', 'absent']);
+  const full = decodeTraceRequest(encodeTraceRequest(spans));
+  const some = decodeTraceRequest(encodeTraceRequest(spans), { attributeKeys: keys });
+  assert.deepEqual(some.encoded, full.encoded);
+  assert.equal(some.items.length, spans.length);
+  for (let i = 0; i < spans.length; i++) {
+    const s = spans[i] as SpanRecord;
+    const kept = Object.fromEntries(Object.entries(s.attributes).filter(([k]) => keys.has(k)));
+    assert.deepEqual(some.items[i], { ...s, attributes: kept });
+  }
+  assert.ok(Object.keys((some.items[1] as SpanRecord).attributes).length >= 3);
+
+  // A value before its key; a kept key without a value (null, as without attributeKeys).
+  const w = new ProtoWriter();
+  w.messageField(1, (rs) => rs.messageField(2, (ss) => ss.messageField(2, (sp) => {
+    sp.bytesField(1, Buffer.alloc(16, 1)).bytesField(2, Buffer.alloc(8, 2));
+    sp.messageField(9, (kv) => kv.messageField(2, (v) => v.stringField(1, 'late key')).stringField(1, 'pi'));
+    sp.messageField(9, (kv) => kv.stringField(1, 'kv'));
+    sp.messageField(9, (kv) => kv.stringField(1, 'dropped').messageField(2, (v) => v.stringField(1, 'x')));
+  })));
+  const body = w.finish();
+  assert.deepEqual(decodeTraceRequest(body, { attributeKeys: keys }).items[0]?.attributes, { pi: 'late key', kv: null });
+  assert.deepEqual(decodeTraceRequest(body).items[0]?.attributes, { pi: 'late key', kv: null, dropped: 'x' });
+
+  // A malformed value under a key not kept fails as it does without attributeKeys: truncated, and an
+  // unsupported wire type deep in a kvlist.
+  const bad = (value: (v: ProtoWriter) => void): Buffer => {
+    const m = new ProtoWriter();
+    m.messageField(1, (rs) => rs.messageField(2, (ss) => ss.messageField(2, (sp) => sp.messageField(9, (kv) => kv.stringField(1, 'other').messageField(2, value)))));
+    return m.finish();
+  };
+  for (const body of [bad((v) => v.tag(1, 2).varint(50)), bad((v) => v.messageField(6, (l) => l.messageField(1, (kv) => kv.messageField(2, (x) => x.tag(3, 7)))))]) {
+    assert.throws(() => decodeTraceRequest(body), OtlpDecodeError);
+    assert.throws(() => decodeTraceRequest(body, { attributeKeys: keys }), (err: unknown) => {
+      assert.ok(err instanceof OtlpDecodeError);
+      assert.deepEqual(err.path, ['resourceSpans[0]', 'scopeSpans[0]', 'spans[0]']);
+      return true;
+    });
+  }
+});
