@@ -3,11 +3,16 @@
 // it re-executes itself with the Node 24 that `npm ci` installed (the `node` devDependency),
 // then hands the verb to the part that owns it. Plain JavaScript on purpose: older Nodes
 // cannot strip types.
-import { spawn } from 'node:child_process';
-import nodeModule from 'node:module';
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+
+// Built-in modules through require(), not `import`: an ES module import makes Node build the module's
+// ESM facade, which reads every export: node:fs's lazy `ReadStream` getter loads its streams. Part of a
+// sidecar's start-up cost, paid once per pod (proxy/README.md, "Start-up cost").
+const require = createRequire(import.meta.url);
+const nodeModule = require('node:module');
+const { existsSync, readFileSync, realpathSync, statSync } = require('node:fs');
+const { dirname, join } = require('node:path');
+const { fileURLToPath, pathToFileURL } = require('node:url');
 
 const REQUIRED_MAJOR = 24;
 // realpath: `npm link` and node_modules/.bin reach this file through symlinks.
@@ -66,6 +71,7 @@ if (major < REQUIRED_MAJOR) {
     );
     process.exit(1);
   }
+  const { spawn } = require('node:child_process');
   const child = spawn(node24, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
   });

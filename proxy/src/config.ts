@@ -1,7 +1,6 @@
 // Where a sidecar's config comes from: a file (JSON or YAML of SidecarConfigInput), MESHLET_PROXY_*
 // environment variables and command-line flags, with precedence flags > env > file > defaults
 // (STYLE.md). The result is validated once with the wire schema; every problem is listed with its path.
-import { readFile } from 'node:fs/promises';
 import { envName, sidecarConfigSchema, type SidecarConfig } from '@meshlet/wire';
 import { ConfigError, UsageError } from './errors.ts';
 
@@ -114,7 +113,8 @@ export function envOverrides(env: NodeJS.ProcessEnv): Overrides {
 export async function readConfigFile(path: string): Promise<unknown> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // node:fs/promises (with node:readline for its readLines) is loaded only by a sidecar given a file.
+    text = await process.getBuiltinModule('node:fs/promises').readFile(path, 'utf8');
   } catch (err) {
     throw new ConfigError(path, [`cannot read the file: ${(err as Error).message}`]);
   }
