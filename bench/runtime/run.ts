@@ -11,7 +11,7 @@
 // Usage: node bench/runtime/run.ts [--pods 10] [--rounds 3] [--idle-seconds 20] [--collector] [--out FILE] [--meshlet PATH]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,6 +185,10 @@ interface PodRow {
 
 async function main(): Promise<void> {
   dir = await mkdtemp(join(tmpdir(), 'meshlet-bench-runtime-'));
+  // mkdtemp makes the directory 0700; the pod sidecars run as uid 1337 and keep their V8 compile cache
+  // under the state directory inside it (as under /var/lib/meshlet, 0755, outside the bench). Without
+  // this they could not reach it, so every pod sidecar compiled its bundle cold.
+  await chmod(dir, 0o755);
   stateDir = join(dir, 'state');
   await writeFile(join(dir, 'app.js'), APP);
   const id = randomBytes(3).toString('hex');
