@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { meshNames, podNames } from './names.ts';
-import { planMeshSetup, planPodSetup, type MeshPlanContext, type PodPlan } from './plan.ts';
+import { bridgeMac, planMeshSetup, planPodSetup, type MeshPlanContext, type PodPlan } from './plan.ts';
 
 const names = meshNames('/run/meshlet', 'shop');
 const ctx: MeshPlanContext = {
@@ -33,11 +33,24 @@ test('mesh setup: state dir first, then cgroup, sweep, bridge, VIP route, sysctl
   );
   const bridge = steps.find((s) => s.id === 'mesh/bridge');
   assert.deepEqual(bridge?.undo, [{ op: 'exec', argv: ['ip', 'link', 'del', 'mlbr0'], absentOk: true }]);
+  // The bridge gets its own address, so veths joining it (lower MACs) cannot change it under the pods.
+  const created = bridge?.do[0];
+  assert.ok(created?.op === 'exec' && created.stdin?.startsWith(`link add mlbr0 address ${bridgeMac('mlbr0')} type bridge\n`), JSON.stringify(created));
   assert.match(JSON.stringify(steps.find((s) => s.id === 'mesh/vip-route')?.do), /unreachable","10\.78\.0\.0\/16/);
   const sweep = steps.find((s) => s.id === 'mesh/sweep');
   assert.deepEqual(sweep?.undo, [{ op: 'sweep', owner: names.owner }]);
   // Every undo either tolerates absence or is idempotent by nature.
   for (const s of steps) for (const a of s.undo) if (a.op === 'exec') assert.equal(a.absentOk, true, `${s.id}: ${a.argv.join(' ')}`);
+});
+
+test('bridge MAC: unicast, locally administered, stable per name, different between names', () => {
+  const mac = bridgeMac('meshlet0');
+  assert.match(mac, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+  const first = parseInt(mac.slice(0, 2), 16);
+  assert.equal(first & 0x01, 0, 'unicast');
+  assert.equal(first & 0x02, 0x02, 'locally administered');
+  assert.equal(bridgeMac('meshlet0'), mac);
+  assert.notEqual(bridgeMac('meshlet1'), mac);
 });
 
 test('no publishing and no NAT: no sysctl step', () => {

@@ -8,6 +8,7 @@
 //
 // Undo runs in reverse, so the sweep of stray processes comes after every pod is gone and before the
 // mesh cgroup and state directory are removed.
+import { createHash } from 'node:crypto';
 import { COLLECTOR_OTLP_PORT, DEFAULT_SIDECAR_UID, podIptablesRules, SIDECAR_ADMIN_PORT, SIDECAR_INBOUND_PORT, SIDECAR_OUTBOUND_PORT } from '@meshlet/wire';
 import type { Action, Step } from './actions.ts';
 import { hostRulesRemoval, hostRulesRestore } from './host-iptables.ts';
@@ -47,6 +48,18 @@ export interface MeshPlanContext {
 
 const ip = (...args: string[]): string[] => ['ip', ...args];
 
+/**
+ * The bridge's own MAC address: locally administered, derived from its name. A bridge created without
+ * one takes the lowest MAC of its ports and changes it as veths join and leave; every pod's ARP entry
+ * for the gateway and the prober then points at an address nobody has until it expires (tens of
+ * seconds of lost health probes and config fetches after a `scale`). An address set by hand is kept.
+ */
+export function bridgeMac(bridge: string): string {
+  const bytes = createHash('sha256').update(`meshlet bridge ${bridge}`).digest().subarray(0, 6);
+  bytes[0] = ((bytes[0] as number) & 0xfc) | 0x02; // unicast, locally administered
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
 /** Steps that set up the mesh itself, in order. */
 export function planMeshSetup(ctx: MeshPlanContext): Step[] {
   const steps: Step[] = [
@@ -62,7 +75,7 @@ export function planMeshSetup(ctx: MeshPlanContext): Step[] {
     {
       id: 'mesh/bridge',
       title: `create bridge ${n.bridge} ${n.bridgeIp}/${n.prefix}`,
-      do: [{ op: 'exec', argv: ip('-batch', '-'), stdin: [`link add ${n.bridge} type bridge`, `addr add ${n.bridgeIp}/${n.prefix} dev ${n.bridge}`, `link set ${n.bridge} up`, ''].join('\n') }],
+      do: [{ op: 'exec', argv: ip('-batch', '-'), stdin: [`link add ${n.bridge} address ${bridgeMac(n.bridge)} type bridge`, `addr add ${n.bridgeIp}/${n.prefix} dev ${n.bridge}`, `link set ${n.bridge} up`, ''].join('\n') }],
       undo: [{ op: 'exec', argv: ip('link', 'del', n.bridge), absentOk: true }],
     },
     {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SidecarConfig } from '@meshlet/wire';
 import type { MeshStatus } from '../src/mesh.ts';
@@ -130,8 +130,12 @@ services:
     const endpoints = () => seen.at(-1)?.config.destinations['back']?.endpoints.map((e) => `${e.pod}:${e.ready}`) ?? [];
     await waitFor('the first config', () => (seen.length > 0 ? true : undefined), 5000, 20);
     assert.deepEqual(endpoints(), ['back-1:true', 'back-2:true']);
+    const bridgeMacNow = () => readFile(`/sys/class/net/${net.bridge}/address`, 'utf8');
+    const macBefore = await bridgeMacNow();
     const scaled = await meshlet(['scale', '--mesh', mesh, 'back=3'], { stateDir });
     assert.equal(scaled.code, 0, scaled.stderr);
+    // A veth joining the bridge does not change the bridge's address under the pods' ARP caches.
+    assert.equal(await bridgeMacNow(), macBefore);
     const after = Date.now();
     await waitFor('back-3 in the config', () => (endpoints().some((e) => e.startsWith('back-3')) ? true : undefined), 1000, 20);
     assert.ok(Date.now() - after <= 1000);
@@ -149,7 +153,14 @@ services:
     }, 2000, 50);
     assert.ok(revision !== undefined);
     assert.equal((await meshlet(['start', '--mesh', mesh, 'back-2'], { stateDir })).code, 0);
-    await waitFor('back-2 back in rotation', () => (endpoints().includes('back-2:true') ? true : undefined), 30_000, 50);
+    const waitStart = Date.now();
+    await waitFor('back-2 back in rotation', async () => {
+      if (endpoints().includes('back-2:true')) return true;
+      if (Date.now() - waitStart < 29_000) return undefined;
+      // Said when the wait times out: what the pods and the watch stream show.
+      const pods = (await ps()).pods.map((p) => ({ name: p.name, state: p.state, ready: p.ready, health: p.health, detail: p.detail, restarts: p.restarts }));
+      throw new Error(`pods: ${JSON.stringify(pods)}; the watch stream (${res.complete || res.destroyed ? 'ended' : 'open'}, ${seen.length} configs) last showed ${endpoints().join(' ')}`);
+    }, 30_000, 50);
   });
 
   await t.test('an unhealthy app is restarted and healthy again', async () => {
