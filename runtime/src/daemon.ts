@@ -13,14 +13,14 @@
 //   POST   /v1/meshes/<m>/pods/<target>/<stop|start|restart>
 //   GET    /v1/meshes/<m>/inspect?target=     GET /v1/meshes/<m>/stats?target=   GET /v1/meshes/<m>/top?target=
 //   GET    /v1/events?mesh=<m>                text/event-stream of MeshEvent (events and app output)
-import { chmod, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { formatSpecProblems, parseMeshSpec } from '@meshlet/wire';
 import { ERROR_CODES, ERROR_STATUS, RuntimeError, isRuntimeError } from './errors.ts';
 import { socketAlive } from './control-client.ts';
 import { createMesh, teardownRecord, type Mesh, type MeshEnv, type MeshEvent } from './mesh.ts';
-import { bundleDir } from './plan.ts';
+import { bundleDir, SIDECAR_UID } from './plan.ts';
 import { needsRootError } from './preflight.ts';
 import { samplePods, topOf } from './stats.ts';
 import { listMeshDirs, readMeshRecord } from './state.ts';
@@ -62,12 +62,34 @@ export interface UpResult {
   status: ReturnType<Mesh['status']>;
 }
 
+/**
+ * The first directory on the way to `dir` (from `/` down) that other users cannot search (no `o+x`),
+ * with its mode; `undefined` when every one can be passed. Root passes anything, a sidecar does not.
+ */
+export async function unsearchableAncestor(dir: string): Promise<{ dir: string; mode: number } | undefined> {
+  const chain: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    chain.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of chain) {
+    const mode = (await stat(d)).mode & 0o7777;
+    if ((mode & 0o001) === 0) return { dir: d, mode };
+  }
+  return undefined;
+}
+
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   await mkdir(o.stateRoot, { recursive: true, mode: 0o755 });
   // Sidecars (uid 1337) share a V8 compile cache here; sticky and world-writable like /tmp.
   const cache = join(o.stateRoot, 'compile-cache');
   await mkdir(cache, { recursive: true });
   await chmod(cache, 0o1777);
+  // Only a root daemon runs sidecars as another user (netns isolation).
+  const closed = process.getuid?.() === 0 ? await unsearchableAncestor(cache) : undefined;
+  if (closed !== undefined) {
+    o.env.log('warn', `sidecars of netns meshes (uid ${SIDECAR_UID}) cannot reach the compile cache ${cache}: ${closed.dir} has mode ${closed.mode.toString(8)} (no search permission for other users), so every sidecar compiles its code at each start (more CPU and memory); use a state directory whose parents are searchable (e.g. mode 755)`);
+  }
   if (await socketAlive(o.socketPath)) {
     throw new RuntimeError(ERROR_CODES.conflict, `a meshlet daemon already serves ${o.socketPath}`, { hint: 'use it (meshlet ps), or stop it with meshlet down' });
   }
