@@ -386,6 +386,19 @@ function checkKeyValue(r: ProtoReader): void {
   r.leave(outer);
 }
 
+/**
+ * Calls `read` at each `values` entry (field 1) of the embedded ArrayValue or KeyValueList at `r`'s
+ * position; its other fields are skipped.
+ */
+function eachValue(r: ProtoReader, read: (m: ProtoReader) => void): void {
+  const m = r.message();
+  while (m.more()) {
+    const t = m.tag();
+    if (t === T(1, LEN)) read(m);
+    else m.skip(t & 7);
+  }
+}
+
 /** Reads one AnyValue as `anyValue` does, keeping nothing (no strings or objects made). */
 function checkAnyValue(r: ProtoReader): void {
   const outer = r.enter();
@@ -395,24 +408,8 @@ function checkAnyValue(r: ProtoReader): void {
       case T(2, VARINT): r.bool(); break;
       case T(3, VARINT): r.int64(); break;
       case T(4, F64): r.double(); break;
-      case T(5, LEN): {
-        const m = r.message();
-        while (m.more()) {
-          const t = m.tag();
-          if (t === T(1, LEN)) checkAnyValue(m);
-          else m.skip(t & 7);
-        }
-        break;
-      }
-      case T(6, LEN): {
-        const m = r.message();
-        while (m.more()) {
-          const t = m.tag();
-          if (t === T(1, LEN)) checkKeyValue(m);
-          else m.skip(t & 7);
-        }
-        break;
-      }
+      case T(5, LEN): eachValue(r, checkAnyValue); break;
+      case T(6, LEN): eachValue(r, checkKeyValue); break;
       // Strings and bytes (1, 7) and unknown fields.
       default: r.skip(tag & 7);
     }
@@ -433,24 +430,14 @@ function anyValue(r: ProtoReader): StoredValue {
       case T(3, VARINT): value = storedInt(r.int64()); break;
       case T(4, F64): value = storedDouble(r.double()); break;
       case T(5, LEN): {
-        const m = r.message();
         const values: StoredValue[] = [];
-        while (m.more()) {
-          const t = m.tag();
-          if (t === T(1, LEN)) values.push(anyValue(m));
-          else m.skip(t & 7);
-        }
+        eachValue(r, (m) => values.push(anyValue(m)));
         value = values;
         break;
       }
       case T(6, LEN): {
-        const m = r.message();
         const kv: StoredAttributes = {};
-        while (m.more()) {
-          const t = m.tag();
-          if (t === T(1, LEN)) keyValue(m, kv);
-          else m.skip(t & 7);
-        }
+        eachValue(r, (m) => keyValue(m, kv));
         value = { kv };
         break;
       }
